@@ -1,0 +1,41 @@
+"""Wiring: from a loaded config to a register, a blob store, an intake pipeline and its sources."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ingestd.clock import SYSTEM_CLOCK, Clock
+from ingestd.config import LoadedConfig
+from ingestd.pipeline.runner import Intake
+from ingestd.sources.dropfolder import DropFolderSource
+from ingestd.store.blobs import BlobStore
+from ingestd.store.db import Database
+
+
+@dataclass
+class App:
+    config: LoadedConfig
+    db: Database
+    blobs: BlobStore
+    intake: Intake
+    clock: Clock = SYSTEM_CLOCK
+    drop_folders: list[DropFolderSource] = field(default_factory=list)
+
+    @property
+    def settings(self):  # type: ignore[no-untyped-def]
+        return self.config.settings
+
+    def close(self) -> None:
+        self.intake.close()
+        self.db.dispose()
+
+
+def build_app(config: LoadedConfig, *, clock: Clock = SYSTEM_CLOCK, migrate: bool = True) -> App:
+    settings = config.settings
+    db = Database(settings.store.database_url)
+    if migrate:
+        db.migrate()
+    blobs = BlobStore(settings.store.blob_dir)
+    intake = Intake(db, blobs, settings, clock=clock)
+    folders = [DropFolderSource(f) for f in settings.sources.folders]
+    return App(config=config, db=db, blobs=blobs, intake=intake, clock=clock, drop_folders=folders)

@@ -1,0 +1,124 @@
+"""`ingestd cases list|show|export`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import select
+
+from ingestd.cli.context import state
+from ingestd.export import case_to_dict
+from ingestd.store.models import Case, Message
+
+app = typer.Typer(no_args_is_help=True, help="Look at the case register.")
+console = Console()
+
+
+def cases_table(rows: list[tuple[Case, int]], title: str = "cases") -> Table:
+    table = Table(title=title, show_lines=False)
+    for col in ("case", "channel", "received", "complainant", "subject", "department", "grade", "status", "msgs"):
+        table.add_column(col, overflow="fold" if col == "subject" else "ellipsis",
+                         max_width=40 if col == "subject" else 24)
+    for case, msgs in rows:
+        who = case.complainant_name or case.complainant_email or ("(anonymous)" if case.anonymous else "")
+        table.add_row(case.case_no, case.channel, case.received_at.strftime("%Y-%m-%d %H:%M"), who,
+                      case.subject[:80], case.department or "", case.grade or "", case.status, str(msgs))
+    return table
+
+
+def list_rows(session, limit: int | None = None, status: str | None = None):  # type: ignore[no-untyped-def]
+    from sqlalchemy import func
+
+    counts = select(Message.case_id, func.count().label("n")).group_by(Message.case_id).subquery()
+    query = select(Case, counts.c.n).join(counts, counts.c.case_id == Case.id, isouter=True).order_by(Case.id)
+    if status:
+        query = query.where(Case.status == status)
+    if limit:
+        query = query.limit(limit)
+    return [(c, n or 0) for c, n in session.exec(query).all()]
+
+
+@app.command("list")
+def list_cases(
+    limit: Annotated[int | None, typer.Option(help="At most this many.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only cases with this status.")] = None,
+) -> None:
+    """A table of cases, oldest first."""
+    application = state.app()
+    with application.db.read() as session:
+        console.print(cases_table(list_rows(session, limit, status)))
+
+
+@app.command("show")
+def show(case_no: str, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Everything about one case: register entry, messages, attachments, history."""
+    application = state.app()
+    with application.db.read() as session:
+        case = session.exec(select(Case).where(Case.case_no == case_no)).first()
+        if case is None:
+            typer.echo(f"no case {case_no}", err=True)
+            raise typer.Exit(1)
+        data = case_to_dict(session, case)
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    _print_case(data)
+
+
+def _print_case(d: dict) -> None:  # type: ignore[type-arg]
+    c = d["complainant"]
+    console.rule(f"[bold]{d['case_no']}[/bold]  {d['status']}")
+    grid = Table.grid(padding=(0, 2))
+    for label, value in [
+        ("channel", d["channel"]), ("received", d["received_at"]), ("source", d["source"]),
+        ("complainant", c["name"] or ("(anonymous)" if c["anonymous"] else "")), ("email", c["email"]),
+        ("phone", ", ".join(c["phones"])), ("address", c["address"]), ("department", d["department"]),
+        ("category", d["category"]), ("grade", d["grade"]), ("flags", ", ".join(d["flags"])),
+        ("repeat of", d["repeat_of"]), ("subject", d["subject"]), ("demands", d["demands"]),
+    ]:
+        if value:
+            grid.add_row(f"[dim]{label}[/dim]", str(value))
+    console.print(grid)
+    console.print("\n[bold]description[/bold]")
+    console.print(d["description"], markup=False)
+    if d["rule_hits"]:
+        console.print("\n[bold]rule hits[/bold]")
+        for hit in d["rule_hits"]:
+            console.print(f"  {hit}", markup=False)
+    console.print("\n[bold]messages[/bold]")
+    for m in d["messages"]:
+        console.print(f"  {m['direction']:3} {m['date'] or '':25} {m['from'] or '':30} {m['subject']}", markup=False)
+    if d["attachments"]:
+        console.print("\n[bold]attachments[/bold]")
+        for a in d["attachments"]:
+            console.print(f"  {a['filename']}  {a['content_type']}  {a['size']:,} bytes  {a['sha256'][:12]}",
+                          markup=False)
+    console.print("\n[bold]history[/bold]")
+    for e in d["events"]:
+        console.print(f"  {e['at']}  {e['kind']:20} {e['actor']:20} {json.dumps(e['detail'], ensure_ascii=False)}",
+                      markup=False)
+
+
+@app.command("export")
+def export(
+    fmt: Annotated[str, typer.Option("--format", help="Only jsonl for now.")] = "jsonl",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of standard output.")] = None,
+) -> None:
+    """One JSON object per case, one per line."""
+    if fmt != "jsonl":
+        raise typer.BadParameter("only --format jsonl is supported")
+    application = state.app()
+    stream = out.open("w", encoding="utf-8") if out else sys.stdout
+    try:
+        with application.db.read() as session:
+            for case in session.exec(select(Case).order_by(Case.id)).yield_per(200):
+                stream.write(json.dumps(case_to_dict(session, case), ensure_ascii=False) + "\n")
+    finally:
+        if out:
+            stream.close()

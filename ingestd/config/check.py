@@ -1,0 +1,47 @@
+"""`ingestd check-config`: every problem in the config and the files it names, as `file:line: problem`.
+
+Later subsystems (routing rules, templates, mailboxes) add their checks here, so that one command, run
+by admins and by CI, says whether a config will start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from ingestd.config.loader import ConfigError, LoadedConfig, Problem, load, locate
+from ingestd.store.db import normalise_url
+
+
+def check(path: Path | None) -> list[Problem]:
+    try:
+        loaded = load(path)
+    except ConfigError as exc:
+        return exc.problems
+    return check_loaded(loaded)
+
+
+def check_loaded(loaded: LoadedConfig) -> list[Problem]:
+    problems: list[Problem] = []
+    filename = str(loaded.path) if loaded.path else "(built-in defaults)"
+    text = loaded.path.read_text(encoding="utf-8") if loaded.path else ""
+    settings = loaded.settings
+    try:
+        url = make_url(normalise_url(settings.store.database_url))
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            problems.append(Problem(filename, locate(text, ("store", "database_url")),
+                                    f"store.database_url: unsupported database {url.get_backend_name()!r} "
+                                    "(use sqlite:/// or postgresql://)"))
+    except ArgumentError as exc:
+        problems.append(Problem(filename, locate(text, ("store", "database_url")),
+                                f"store.database_url: {exc}"))
+    for index, folder in enumerate(settings.sources.folders):
+        if folder.path.exists() and not folder.path.is_dir():
+            problems.append(Problem(filename, locate(text, ("sources", "folders", index, "path")),
+                                    f"sources.folders[{index}].path: {folder.path} exists and is not a folder"))
+    if settings.limits.max_attachment_bytes > settings.limits.max_message_bytes:
+        problems.append(Problem(filename, locate(text, ("limits", "max_attachment_bytes")),
+                                "limits.max_attachment_bytes is larger than limits.max_message_bytes"))
+    return problems

@@ -1,0 +1,103 @@
+"""The shape of `ingestd.toml`. Every field has a default, so an empty file (or none) is the demo setup.
+
+Unknown keys are errors: a typo in a config file must not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+
+from ingestd.config.mailbox import Mailbox
+from ingestd.config.model_base import Secret, Strict
+from ingestd.config.routing import RoutingConfig
+from ingestd.store import case_numbers
+
+__all__ = ["Mailbox", "RoutingConfig", "Secret", "Settings", "Strict"]
+
+
+class StoreConfig(Strict):
+    database_url: str = "sqlite:///var/ingestd.db"
+    data_dir: Path = Path("var")
+    case_number_pattern: str = "TS-{yyyy}{mm}-{seq:05d}"
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("case_number_pattern")
+    @classmethod
+    def _pattern_ok(cls, value: str) -> str:
+        case_numbers.validate_pattern(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone_ok(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+
+class LimitsConfig(Strict):
+    max_message_bytes: int = Field(default=60 * 1024 * 1024, gt=0)
+    max_attachment_bytes: int = Field(default=40 * 1024 * 1024, gt=0)
+
+
+class IntakeConfig(Strict):
+    default_department: str = "triage"
+    batch_size: int = Field(default=50, ge=1, le=1000)
+    parse_workers: int = Field(default=0, ge=0, le=64)  # 0: one per CPU core for bulk imports
+
+
+class DropFolder(Strict):
+    """A folder where `.eml` files are dropped (by staff, or by another system)."""
+
+    name: str
+    path: Path
+    poll_seconds: float = Field(default=5.0, gt=0)
+    settle_seconds: float = Field(default=2.0, ge=0)
+    channel: Literal["email"] = "email"
+
+
+class SourcesConfig(Strict):
+    folders: list[DropFolder] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> SourcesConfig:
+        names = [f.name for f in self.folders]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+
+class LoggingConfig(Strict):
+    level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = "INFO"
+    json_lines: bool = False
+    file: Path | None = None
+    mask_personal_data: bool = True
+
+
+class Settings(Strict):
+    store: StoreConfig = StoreConfig()
+    limits: LimitsConfig = LimitsConfig()
+    intake: IntakeConfig = IntakeConfig()
+    sources: SourcesConfig = SourcesConfig()
+    mailboxes: list[Mailbox] = Field(default_factory=list)
+    routing: RoutingConfig = RoutingConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+    @model_validator(mode="after")
+    def _unique_mailbox_names(self) -> Settings:
+        names = [m.name for m in self.mailboxes]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"mailbox names must be unique; repeated: {', '.join(dupes)}")
+        return self

@@ -1,0 +1,133 @@
+"""record: write the case (or the new message on an existing case), its attachments and events.
+
+Blobs (the raw input, each attachment) are written to disk first and fsynced; the rows that refer to
+them are written in the caller's transaction. Either everything about an input is committed, or none
+of its rows are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ingestd.pipeline.items import Classification, Parsed, ThreadMatch
+from ingestd.store import case_numbers
+from ingestd.store.blobs import BlobStore
+from ingestd.store.filenames import safe_filename
+from ingestd.store.models import Attachment, Case, Message
+from ingestd.store.register import Register
+
+
+@dataclass(slots=True)
+class Recorded:
+    case: Case | None  # None when the message joined an existing case
+    case_id: int
+    case_no: str
+    message: Message
+    created: bool
+
+
+def record(parsed: Parsed, match: ThreadMatch | None, decision: Classification | None, *, register: Register,
+           blobs: BlobStore, case_number_pattern: str, now: datetime, local_now: datetime) -> Recorded:
+    raw, email = parsed.raw, parsed.email
+    blobs.put(raw.data, raw.sha256)
+    attachment_rows = [_store_attachment(blobs, att.filename, att.content_type, att.data, now)
+                       for att in email.attachments]
+
+    if match is None:
+        assert decision is not None, "a new case needs a classification"
+        case = register.add_case(_new_case(parsed, decision, case_numbers.allocate(
+            register.session, case_number_pattern, local_now), now))
+        assert case.id is not None
+        case_id, case_no = case.id, case.case_no
+    else:
+        case, case_id, case_no = None, match.case_id, match.case_no
+
+    message = register.add_message(_inbound_message(parsed, case_id, now))
+    for row in attachment_rows:
+        row.case_id, row.message_id = case_id, message.id
+        register.add_attachment(row)
+
+    if case is not None and decision is not None:
+        register.log_event(case_id, "case.opened", now, channel=raw.channel, source=raw.source,
+                           source_ref=raw.source_ref, message_id=email.message_id, attachments=len(attachment_rows),
+                           defects=email.defects)
+        register.log_event(case_id, "case.classified", now, actor=f"rule:{decision.decided_by}",
+                           department=decision.department, category=decision.category, grade=decision.grade,
+                           flags=decision.flags)
+    else:
+        assert match is not None
+        register.log_event(case_id, "message.added", now, how=match.how, source=raw.source,
+                           message_id=email.message_id, attachments=len(attachment_rows))
+        register.touch_case(case_id, now)
+    return Recorded(case=case, case_id=case_id, case_no=case_no, message=message, created=case is not None)
+
+
+def _new_case(parsed: Parsed, decision: Classification, case_no: str, now: datetime) -> Case:
+    raw, email = parsed.raw, parsed.email
+    who = email.complainant
+    flags = list(dict.fromkeys(decision.flags + (["forwarded"] if email.forwarded else [])
+                               + (["anonymous"] if who.anonymous else [])))
+    return Case(
+        case_no=case_no,
+        channel=raw.channel,
+        status="open",
+        subject=email.subject or "",
+        description=email.description or email.body_text,
+        demands=parsed.demands,
+        full_text=email.body_text,
+        language=email.language,
+        complainant_name=_cut(who.name, 200),
+        complainant_email=_cut(who.email, 320),
+        complainant_phone=_cut(who.phone, 40),
+        complainant_phones=list(who.phones),
+        complainant_address=who.address,
+        anonymous=who.anonymous,
+        received_at=now,
+        created_at=now,
+        updated_at=now,
+        source=raw.source,
+        department=decision.department,
+        category=decision.category,
+        grade=decision.grade,
+        flags=flags,
+        rule_hits=decision.rule_hits,
+        fields={"mailbox": raw.mailbox, **({"forwarded_by": email.forwarded_by} if email.forwarded else {}),
+                **raw.extra.get("case_fields", {})},
+    )
+
+
+def _inbound_message(parsed: Parsed, case_id: int, now: datetime) -> Message:
+    raw, email = parsed.raw, parsed.email
+    return Message(
+        case_id=case_id,
+        direction="in",
+        dedupe_key=f"in:{email.message_id or ''}:{raw.sha256}"[:600],
+        message_id=_cut(email.message_id, 500),
+        in_reply_to=_cut(email.in_reply_to, 500),
+        references=email.references,
+        subject=email.subject or "",
+        from_addr=_cut(email.from_addr, 320),
+        from_name=_cut(email.from_name, 300),
+        to_addrs=email.to,
+        cc_addrs=email.cc,
+        date=email.date,
+        source=raw.source,
+        source_ref=raw.source_ref[:600],
+        raw_sha256=raw.sha256,
+        size=len(raw.data),
+        body_text=email.body_text,
+        headers=email.headers,
+        created_at=now,
+    )
+
+
+def _store_attachment(blobs: BlobStore, name: str, content_type: str, data: bytes, now: datetime) -> Attachment:
+    digest = blobs.put(data)
+    return Attachment(case_id=0, sha256=digest, filename=safe_filename(name), original_name=name or "",
+                      content_type=(content_type or "application/octet-stream")[:200], size=len(data),
+                      created_at=now)
+
+
+def _cut(value: str | None, limit: int) -> str | None:
+    return value[:limit] if value else value

@@ -1,0 +1,221 @@
+"""The intake runner: takes inputs through the stages in their declared order.
+
+Only the runner catches broad exceptions. A stage that raises `Quarantine` parks the input as
+unreadable; any other exception parks it as failed, with the stage and the traceback, so that
+`ingestd quarantine retry` can put it back once the bug or outage is fixed. Either way the input is
+safe in the register and its source may let go of it.
+
+Inputs are parsed (in worker processes for bulk imports) outside the transaction; the rest runs in
+one transaction per batch with a savepoint per input, so no input is ever half-committed and one bad
+input does not spoil its neighbours.
+"""
+
+from __future__ import annotations
+
+import traceback as tb
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from multiprocessing import get_context
+from zoneinfo import ZoneInfo
+
+from loguru import logger
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from ingestd.clock import SYSTEM_CLOCK, Clock
+from ingestd.config.model import LimitsConfig, Settings
+from ingestd.pipeline.classify import Classifier, DefaultDepartment
+from ingestd.pipeline.items import Outcome, Parsed, Quarantine, RawInput
+from ingestd.pipeline.parse import parse
+from ingestd.pipeline.receive import receive
+from ingestd.pipeline.record import record
+from ingestd.pipeline.respond import Responder, ResponseContext, respond
+from ingestd.pipeline.thread import thread
+from ingestd.store import case_numbers
+from ingestd.store.blobs import BlobStore
+from ingestd.store.db import Database
+from ingestd.store.models import Message
+from ingestd.store.register import Register
+
+IN_PROCESS_PARSE_BYTES = 2 * 1024 * 1024  # bigger inputs are parsed here, not shipped to a worker
+
+
+@dataclass(slots=True)
+class ParseFailure:
+    raw: RawInput
+    stage: str
+    kind: str
+    reason: str
+    traceback: str | None
+
+
+def receive_and_parse(raw: RawInput, limits: LimitsConfig) -> Parsed | ParseFailure:
+    """The pure front half of the pipeline; safe to run in a worker process."""
+    stage = "receive"
+    try:
+        receive(raw, limits)
+        stage = "parse"
+        return parse(raw, limits)
+    except Quarantine as q:
+        return ParseFailure(raw, stage, q.kind, q.reason, None)
+    except Exception as exc:  # a parser bug: park it, keep going
+        return ParseFailure(raw, stage, "failed", f"{type(exc).__name__}: {exc}", tb.format_exc())
+
+
+class Intake:
+    def __init__(self, db: Database, blobs: BlobStore, settings: Settings, *,
+                 classifier: Classifier | None = None, responders: Iterable[Responder] = (),
+                 clock: Clock = SYSTEM_CLOCK) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.settings = settings
+        self.classifier = classifier or DefaultDepartment(settings.intake.default_department)
+        self.responders = list(responders)
+        self.clock = clock
+        self.zone = ZoneInfo(settings.store.timezone)
+        self.case_no_regex = case_numbers.matcher(settings.store.case_number_pattern)
+        self._pool: Executor | None = None
+
+    # -- public -----------------------------------------------------------------------------------
+    def take(self, raw: RawInput, *, retry: bool = False) -> Outcome:
+        """One input, one transaction. `retry`: the input is in quarantine and is being put back; on
+        success its entry is released in the same transaction."""
+        return next(iter(self._commit_batch([receive_and_parse(raw, self.settings.limits)], retry=retry)))[1]
+
+    def take_many(self, raws: Iterable[RawInput], *, workers: int | None = None,
+                  batch_size: int | None = None) -> Iterator[tuple[RawInput, Outcome]]:
+        """Many inputs, parsed in parallel, committed in batches; yields after each batch is committed."""
+        size = batch_size or self.settings.intake.batch_size
+        iterator = iter(raws)
+        while batch := list(islice(iterator, size)):
+            parsed = self._parse_batch(batch, workers)
+            yield from self._commit_batch(parsed)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    # -- stages -----------------------------------------------------------------------------------
+    def _parse_batch(self, batch: list[RawInput], workers: int | None) -> list[Parsed | ParseFailure]:
+        known = self._known_digests([r.sha256 for r in batch if r.data])
+        pool = self._executor(workers) if len(batch) > 1 else None
+        results: list[Parsed | ParseFailure | None] = [None] * len(batch)
+        futures = {}
+        for i, raw in enumerate(batch):
+            if raw.data and raw.sha256 in known:
+                results[i] = None  # a duplicate: the transaction will say so without parsing again
+            elif pool is not None and len(raw.data) <= IN_PROCESS_PARSE_BYTES:
+                futures[i] = pool.submit(receive_and_parse, raw, self.settings.limits)
+            else:
+                results[i] = receive_and_parse(raw, self.settings.limits)
+        for i, fut in futures.items():
+            try:
+                results[i] = fut.result()
+            except Exception as exc:  # the worker died (killed, out of memory): parse here instead
+                logger.bind(source=batch[i].source).warning("parse worker failed ({}); parsing in process", exc)
+                results[i] = receive_and_parse(batch[i], self.settings.limits)
+        return [r if r is not None else AlreadySeen(batch[i]) for i, r in enumerate(results)]
+
+    def _commit_batch(self, items: list[Parsed | ParseFailure | AlreadySeen], *,
+                      retry: bool = False) -> Iterator[tuple[RawInput, Outcome]]:
+        now = self.clock.now()
+        outcomes: list[tuple[RawInput, Outcome]] = []
+        with self.db.write() as session:
+            register = Register(session)
+            for item in items:
+                outcome = self._commit_one(item, register, now, retry=retry)
+                if retry and outcome.case_no:
+                    register.release(item.raw.sha256, outcome.case_no, now)
+                outcomes.append((item.raw, outcome))
+        for raw, outcome in outcomes:
+            _log_outcome(raw, outcome)
+        yield from outcomes
+
+    def _commit_one(self, item: Parsed | ParseFailure | AlreadySeen, register: Register,
+                    now: datetime, *, retry: bool = False) -> Outcome:
+        raw = item.raw
+        if isinstance(item, ParseFailure):
+            return self._park(register, raw, item.stage, item.kind, item.reason, item.traceback, now)
+        seen = register.seen_input(raw.sha256)
+        if seen is not None and not (retry and seen[0] == "quarantine"):
+            return Outcome("duplicate", raw.source, raw.source_ref, raw.sha256, case_no=seen[1],
+                           reason="already in quarantine" if seen[0] == "quarantine" else "already recorded")
+        if isinstance(item, AlreadySeen):  # seen before parsing, gone since: parse it after all
+            parsed = receive_and_parse(raw, self.settings.limits)
+            return self._commit_one(parsed, register, now, retry=retry)
+        stage = "thread"
+        try:
+            with register.session.begin_nested():
+                match = thread(item, register, self.case_no_regex)
+                stage = "classify"
+                decision = self.classifier.classify(item) if match is None else None
+                stage = "record"
+                recorded = record(item, match, decision, register=register,
+                                  blobs=self.blobs, case_number_pattern=self.settings.store.case_number_pattern,
+                                  now=now, local_now=now.astimezone(self.zone))
+                stage = "respond"
+                respond(ResponseContext(item, recorded, decision, register, now), self.responders)
+        except IntegrityError:
+            seen = register.seen_input(raw.sha256)  # another worker committed the same input first
+            if seen is not None:
+                return Outcome("duplicate", raw.source, raw.source_ref, raw.sha256, case_no=seen[1],
+                               reason="recorded concurrently")
+            return self._park(register, raw, stage, "failed", "integrity error", tb.format_exc(), now)
+        except Quarantine as q:
+            return self._park(register, raw, stage, q.kind, q.reason, None, now)
+        except Exception as exc:
+            return self._park(register, raw, stage, "failed", f"{type(exc).__name__}: {exc}", tb.format_exc(), now)
+        status = "created" if recorded.created else "threaded"
+        return Outcome(status, raw.source, raw.source_ref, raw.sha256, case_no=recorded.case_no)
+
+    def _park(self, register: Register, raw: RawInput, stage: str, kind: str, reason: str,
+              trace: str | None, now: datetime) -> Outcome:
+        if raw.data:
+            self.blobs.put(raw.data, raw.sha256)
+        register.park(sha256=raw.sha256, size=len(raw.data), source=raw.source, source_ref=raw.source_ref,
+                      stage=stage, kind=kind, reason=reason, traceback=trace, at=now)
+        return Outcome("quarantined", raw.source, raw.source_ref, raw.sha256, reason=reason, stage=stage)
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _known_digests(self, digests: list[str]) -> set[str]:
+        if not digests:
+            return set()
+        with self.db.read() as session:
+            rows = session.exec(select(Message.raw_sha256).where(Message.raw_sha256.in_(digests)))  # type: ignore[union-attr]
+            return {r for r in rows if r}
+
+    def _executor(self, workers: int | None) -> Executor | None:
+        count = self.settings.intake.parse_workers if workers is None else workers
+        if count == 0:
+            import os
+
+            count = os.cpu_count() or 1
+        if count <= 1:
+            return None
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=count, mp_context=get_context("forkserver"))
+        return self._pool
+
+
+@dataclass(slots=True)
+class AlreadySeen:
+    """An input whose bytes the register already held when its batch was read: not parsed again."""
+
+    raw: RawInput
+
+
+def _log_outcome(raw: RawInput, outcome: Outcome) -> None:
+    if outcome.status == "quarantined":
+        logger.bind(source=f"{raw.source} {raw.source_ref}".strip()).warning(
+            "quarantined at {}: {}", outcome.stage, outcome.reason)
+    elif outcome.status == "duplicate":
+        logger.bind(source=f"{raw.source} {raw.source_ref}".strip()).debug("duplicate: {}", outcome.reason)
+    else:
+        logger.bind(case=outcome.case_no).info("{} from {}", outcome.status, raw.source)
+
+
+OnOutcome = Callable[[RawInput, Outcome], None]

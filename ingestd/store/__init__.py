@@ -1,0 +1,1 @@
+"""The case register: tables, sessions, blobs on disk, case numbers."""

@@ -1,0 +1,100 @@
+"""Content-addressed files on disk: attachments, raw inputs and quarantined bytes, each stored once.
+
+A blob is written to a temporary file, fsynced and renamed into place before any row refers to it,
+so a crash leaves at worst an unreferenced blob (collected by `sweep_orphans`), never a row that
+points at nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+
+class BlobStoreError(OSError):
+    """The blob store could not write (disk full, permissions): the input must stay where it is."""
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._tmp = root / "tmp"
+        self._tmp.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise ValueError(f"not a sha256 digest: {sha256!r}")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).exists()
+
+    def put(self, data: bytes, sha256: str | None = None) -> str:
+        digest = sha256 or hashlib.sha256(data).hexdigest()
+        return self._write(digest, (data,))
+
+    def put_chunks(self, chunks: Iterable[bytes]) -> tuple[str, int]:
+        """Stream chunks to disk, hashing on the way; returns (sha256, size)."""
+        hasher = hashlib.sha256()
+        size = 0
+        fd, tmp_name = tempfile.mkstemp(dir=self._tmp)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                for chunk in chunks:
+                    hasher.update(chunk)
+                    size += len(chunk)
+                    fh.write(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+            digest = hasher.hexdigest()
+            self._place(Path(tmp_name), digest)
+            return digest, size
+        except OSError as exc:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise BlobStoreError(f"cannot write to blob store {self.root}: {exc.strerror or exc}") from exc
+
+    def read(self, sha256: str) -> bytes:
+        return self.path(sha256).read_bytes()
+
+    def _write(self, digest: str, chunks: Iterable[bytes]) -> str:
+        final = self.path(digest)
+        if final.exists():
+            return digest
+        fd, tmp_name = tempfile.mkstemp(dir=self._tmp)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                for chunk in chunks:
+                    fh.write(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+            self._place(Path(tmp_name), digest)
+        except OSError as exc:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise BlobStoreError(f"cannot write to blob store {self.root}: {exc.strerror or exc}") from exc
+        return digest
+
+    def _place(self, tmp: Path, digest: str) -> None:
+        final = self.path(digest)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, final)
+
+    def all_digests(self) -> Iterable[str]:
+        for path in self.root.glob("??/??/*"):
+            if path.is_file():
+                yield path.name
+
+    def sweep_orphans(self, referenced: set[str], *, min_age_seconds: float = 3600) -> list[str]:
+        """Remove blobs that no row refers to and that are old enough not to belong to a transaction in flight."""
+        import time
+
+        removed = []
+        cutoff = time.time() - min_age_seconds
+        for digest in list(self.all_digests()):
+            path = self.path(digest)
+            if digest not in referenced and path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+                removed.append(digest)
+        return removed

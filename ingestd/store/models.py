@@ -1,0 +1,158 @@
+"""The case register's tables.
+
+Uniqueness that intake relies on for idempotency is enforced here, by the database, not by code
+that checks first: a case number, an input's dedupe key, a quarantined input's digest.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from ingestd.store.types import JSONType, UTCDateTime
+
+
+def _json(default: Any = None) -> Any:
+    return Field(default_factory=lambda: default() if callable(default) else default,
+                 sa_column=Column(JSONType, nullable=True))
+
+
+def _when(*, index: bool = False, nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), index=index, nullable=nullable))
+
+
+class Case(SQLModel, table=True):
+    """One complaint: the register entry (who, how to reach them, what happened, what they ask, when, how)."""
+
+    __tablename__ = "cases"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_no: str = Field(max_length=64, unique=True, index=True)
+    channel: str = Field(max_length=16)  # email | letter
+    status: str = Field(default="open", max_length=16, index=True)
+    subject: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    demands: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    full_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    language: str = Field(default="zh", max_length=8)
+    complainant_name: str | None = Field(default=None, max_length=200)
+    complainant_email: str | None = Field(default=None, max_length=320, index=True)
+    complainant_phone: str | None = Field(default=None, max_length=40, index=True)
+    complainant_phones: list[str] | None = _json(list)
+    complainant_address: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    anonymous: bool = False
+    received_at: datetime = _when(index=True, nullable=False)
+    created_at: datetime = _when(nullable=False)
+    updated_at: datetime = _when(nullable=False)
+    source: str = Field(default="", max_length=300)  # e.g. "imap:desk/INBOX", "folder:drop", "stdin"
+    department: str | None = Field(default=None, max_length=64, index=True)
+    category: str | None = Field(default=None, max_length=64)
+    grade: str | None = Field(default=None, max_length=64)
+    repeat_of: int | None = Field(default=None, foreign_key="cases.id")
+    flags: list[str] | None = _json(list)
+    rule_hits: list[dict[str, Any]] | None = _json(list)
+    fields: dict[str, Any] | None = _json(dict)  # extracted extras (order numbers, OCR confidence, ...)
+
+
+class Message(SQLModel, table=True):
+    """An inbound or outbound message on a case, with the headers threading needs."""
+
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("dedupe_key", name="uq_messages_dedupe_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    direction: str = Field(max_length=8)  # in | out
+    dedupe_key: str = Field(max_length=600)  # "in:{message_id}:{sha256}" / "out:{idempotency key}"
+    message_id: str | None = Field(default=None, max_length=500, index=True)
+    in_reply_to: str | None = Field(default=None, max_length=500)
+    references: list[str] | None = _json(list)
+    subject: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    from_addr: str | None = Field(default=None, max_length=320)
+    from_name: str | None = Field(default=None, max_length=300)
+    to_addrs: list[str] | None = _json(list)
+    cc_addrs: list[str] | None = _json(list)
+    date: datetime | None = _when()
+    source: str = Field(default="", max_length=300)
+    source_ref: str = Field(default="", max_length=600)
+    raw_sha256: str | None = Field(default=None, max_length=64, index=True)
+    size: int = 0
+    body_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    headers: dict[str, str] | None = _json(dict)
+    created_at: datetime = _when(nullable=False)
+
+
+class Attachment(SQLModel, table=True):
+    """A file on a case; its content lives in the blob store under its sha256."""
+
+    __tablename__ = "attachments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    message_id: int | None = Field(default=None, foreign_key="messages.id")
+    sha256: str = Field(max_length=64, index=True)
+    filename: str = Field(max_length=255)  # sanitised, safe to show and to save
+    original_name: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    content_type: str = Field(default="application/octet-stream", max_length=200)
+    size: int = 0
+    created_at: datetime = _when(nullable=False)
+
+
+class CaseEvent(SQLModel, table=True):
+    """Append-only history of a case: what happened, when, and who or which rule did it."""
+
+    __tablename__ = "case_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    at: datetime = _when(nullable=False)
+    kind: str = Field(max_length=64)
+    actor: str = Field(default="ingestd", max_length=200)
+    detail: dict[str, Any] | None = _json(dict)
+
+
+class QuarantineEntry(SQLModel, table=True):
+    """An input that could not be taken: its raw bytes (in the blob store), why, and where it failed."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (UniqueConstraint("raw_sha256", name="uq_quarantine_raw_sha256"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    raw_sha256: str = Field(max_length=64)
+    size: int = 0
+    source: str = Field(default="", max_length=300)
+    source_ref: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    stage: str = Field(max_length=32)
+    kind: str = Field(default="unreadable", max_length=16)  # unreadable | failed (a bug or an outage)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    traceback: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    attempts: int = 1
+    status: str = Field(default="parked", max_length=16, index=True)  # parked | released
+    first_at: datetime = _when(nullable=False)
+    last_at: datetime = _when(nullable=False)
+    case_id: int | None = Field(default=None, foreign_key="cases.id")
+
+
+class SourceState(SQLModel, table=True):
+    """Per-source progress that must survive restarts (IMAP UIDVALIDITY/UID, leases, ...)."""
+
+    __tablename__ = "source_state"
+
+    source_id: str = Field(primary_key=True, max_length=300)
+    state: dict[str, Any] | None = _json(dict)
+    updated_at: datetime = _when(nullable=False)
+
+
+class CaseCounter(SQLModel, table=True):
+    """The last sequence number handed out per case-number scope (e.g. per month)."""
+
+    __tablename__ = "case_counters"
+
+    scope: str = Field(primary_key=True, max_length=64)
+    last: int = 0
+
+
+Index("ix_case_events_case_at", CaseEvent.case_id, CaseEvent.at)  # type: ignore[arg-type]

@@ -1,0 +1,102 @@
+"""Reads and writes on the case register within one session (one transaction)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import Session, select
+
+from ingestd.store.models import Attachment, Case, CaseEvent, Message, QuarantineEntry
+
+
+class Register:
+    """The register as seen from one transaction; the pipeline's record stage writes through it."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- lookups (threading, idempotency) -------------------------------------------------------
+    def case_by_message_id(self, message_id: str) -> tuple[int, str] | None:
+        row = self.session.exec(
+            select(Case.id, Case.case_no)
+            .join(Message, Message.case_id == Case.id)
+            .where(Message.message_id == message_id)
+            .limit(1)
+        ).first()
+        return (row[0], row[1]) if row else None
+
+    def case_by_number(self, case_no: str) -> tuple[int, str] | None:
+        row = self.session.exec(select(Case.id, Case.case_no).where(Case.case_no == case_no)).first()
+        return (row[0], row[1]) if row else None
+
+    def seen_input(self, sha256: str) -> tuple[str, str | None] | None:
+        """("case", case_no) if these exact bytes are on a case, ("quarantine", None) if parked."""
+        row = self.session.exec(
+            select(Case.case_no)
+            .join(Message, Message.case_id == Case.id)
+            .where(Message.raw_sha256 == sha256, Message.direction == "in")
+            .limit(1)
+        ).first()
+        if row:
+            return ("case", row)
+        parked = self.session.exec(
+            select(QuarantineEntry.id).where(
+                QuarantineEntry.raw_sha256 == sha256, QuarantineEntry.status == "parked"
+            )
+        ).first()
+        return ("quarantine", None) if parked else None
+
+    # -- writes ---------------------------------------------------------------------------------
+    def add_case(self, case: Case) -> Case:
+        self.session.add(case)
+        self.session.flush()
+        return case
+
+    def add_message(self, message: Message) -> Message:
+        self.session.add(message)
+        self.session.flush()
+        return message
+
+    def add_attachment(self, attachment: Attachment) -> None:
+        self.session.add(attachment)
+
+    def log_event(self, case_id: int, kind: str, at: datetime, *, actor: str = "ingestd",
+                  **detail: Any) -> None:
+        self.session.add(CaseEvent(case_id=case_id, at=at, kind=kind, actor=actor, detail=detail))
+
+    def touch_case(self, case_id: int, at: datetime) -> None:
+        self.session.execute(update(Case).where(Case.id == case_id).values(updated_at=at))  # type: ignore[arg-type]
+
+    def park(self, *, sha256: str, size: int, source: str, source_ref: str, stage: str, kind: str,
+             reason: str, traceback: str | None, at: datetime) -> QuarantineEntry:
+        """Add to quarantine, or count one more attempt on an entry for the same bytes."""
+        entry = self.session.exec(select(QuarantineEntry).where(QuarantineEntry.raw_sha256 == sha256)).first()
+        if entry is None:
+            entry = QuarantineEntry(raw_sha256=sha256, size=size, source=source, source_ref=source_ref,
+                                    stage=stage, kind=kind, reason=reason, traceback=traceback,
+                                    first_at=at, last_at=at)
+        else:
+            entry.attempts += 1
+            entry.stage, entry.kind, entry.reason, entry.traceback = stage, kind, reason, traceback
+            entry.last_at, entry.status = at, "parked"
+        self.session.add(entry)
+        self.session.flush()
+        return entry
+
+    def release(self, sha256: str, case_no: str, at: datetime) -> None:
+        """A quarantined input has become (part of) a case: the entry stays, as history, released."""
+        entry = self.session.exec(select(QuarantineEntry).where(QuarantineEntry.raw_sha256 == sha256)).first()
+        found = self.case_by_number(case_no)
+        if entry is not None:
+            entry.status, entry.last_at = "released", at
+            entry.case_id = found[0] if found else None
+            self.session.add(entry)
+
+    def counts(self) -> dict[str, int]:
+        cases = self.session.exec(select(func.count()).select_from(Case)).one()
+        parked = self.session.exec(
+            select(func.count()).select_from(QuarantineEntry).where(QuarantineEntry.status == "parked")
+        ).one()
+        return {"cases": int(cases), "quarantined": int(parked)}

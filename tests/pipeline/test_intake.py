@@ -1,0 +1,177 @@
+"""The intake pipeline end to end against a real register (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from sqlmodel import func, select
+
+from ingestd.app import App
+from ingestd.pipeline.items import RawInput
+from ingestd.pipeline.respond import ResponseContext
+from ingestd.store.models import Attachment, Case, CaseEvent, Message, QuarantineEntry
+from tests.mail import complaint
+
+
+def raw(data: bytes, ref: str = "") -> RawInput:
+    return RawInput(data=data, source="test", source_ref=ref)
+
+
+def count(app: App, model: type) -> int:
+    with app.db.read() as session:
+        return int(session.exec(select(func.count()).select_from(model)).one())
+
+
+def get_case(app: App, case_no: str) -> Case:
+    with app.db.read() as session:
+        return session.exec(select(Case).where(Case.case_no == case_no)).one()
+
+
+def test_a_complaint_becomes_a_case_with_its_register_entry(app: App) -> None:
+    """Given a Chinese complaint with contact details, when taken, then one case holds name, contact,
+    content, demands, date and channel, with its message and an opening event."""
+    outcome = app.intake.take(raw(complaint()))
+    assert outcome.status == "created"
+    case = get_case(app, outcome.case_no)
+    assert case.case_no.startswith("TS-") and case.channel == "email" and case.status == "open"
+    assert case.complainant_name == "张伟"
+    assert case.complainant_email == "zhang.wei@example.com"
+    assert case.complainant_phone == "+8613800138000"
+    assert "延误" in case.description
+    assert "赔偿" in case.demands
+    assert case.department == "triage"
+    assert case.received_at is not None and case.received_at.tzinfo is not None
+    with app.db.read() as session:
+        kinds = [e.kind for e in session.exec(select(CaseEvent).where(CaseEvent.case_id == case.id))]
+    assert kinds == ["case.opened", "case.classified"]
+    assert count(app, Message) == 1
+
+
+def test_the_same_input_twice_yields_one_case(app: App) -> None:
+    """Given one message taken twice, when the second arrives, then it is a duplicate of the same case."""
+    data = complaint(message_id="<dup-1@example.com>")
+    first = app.intake.take(raw(data))
+    second = app.intake.take(raw(data))
+    assert (first.status, second.status) == ("created", "duplicate")
+    assert second.case_no == first.case_no
+    assert count(app, Case) == 1 and count(app, Message) == 1
+
+
+def test_same_message_id_with_different_content_is_kept_on_the_same_case(app: App) -> None:
+    """Given two different messages sharing a Message-ID, when both are taken, then both are kept, on one case."""
+    first = app.intake.take(raw(complaint(message_id="<same@example.com>", body="第一版内容")))
+    second = app.intake.take(raw(complaint(message_id="<same@example.com>", body="第二版内容，不同")))
+    assert first.status == "created" and second.status == "threaded"
+    assert second.case_no == first.case_no
+    assert count(app, Message) == 2 and count(app, Case) == 1
+
+
+@pytest.mark.parametrize("how", ["in-reply-to", "references", "subject"])
+def test_a_reply_joins_its_case(app: App, how: str) -> None:
+    """Given a case, when a reply names it by In-Reply-To, by References or by case number in the
+    subject, then the reply joins that case instead of opening a new one."""
+    opened = app.intake.take(raw(complaint(message_id="<orig@example.com>")))
+    kwargs: dict[str, object] = {"subject": "Re: 投诉：快递延误", "body": "补充：快递单号 SF1234567890"}
+    if how == "in-reply-to":
+        kwargs["in_reply_to"] = "<orig@example.com>"
+    elif how == "references":
+        kwargs["references"] = ["<unknown@example.com>", "<orig@example.com>"]
+    else:
+        kwargs["subject"] = f"补充材料 [{opened.case_no}]"
+    reply = app.intake.take(raw(complaint(**kwargs)))  # type: ignore[arg-type]
+    assert reply.status == "threaded" and reply.case_no == opened.case_no
+    assert count(app, Case) == 1
+    with app.db.read() as session:
+        added = session.exec(select(CaseEvent).where(CaseEvent.kind == "message.added")).one()
+    assert added.detail["how"] == how
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [(b"", "empty"), (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n", "not an email")],
+)
+def test_unreadable_input_is_quarantined_with_its_bytes(app: App, data: bytes, reason: str) -> None:
+    """Given an empty file or a PDF, when taken, then it is parked with the reason and its raw bytes."""
+    outcome = app.intake.take(raw(data, "x.eml"))
+    assert outcome.status == "quarantined" and reason in (outcome.reason or "")
+    with app.db.read() as session:
+        entry = session.exec(select(QuarantineEntry)).one()
+    assert entry.kind == "unreadable" and entry.source_ref == "x.eml"
+    assert app.blobs.read(entry.raw_sha256) == data
+    assert app.intake.take(raw(data)).status == "duplicate"  # taken again: nothing new
+    assert count(app, QuarantineEntry) == 1 and count(app, Case) == 0
+
+
+def test_a_message_without_from_is_an_anonymous_case(app: App) -> None:
+    """Given a complaint with no From header and no contact in the text, when taken, then it is an
+    anonymous case (anonymous complaints are still handled)."""
+    outcome = app.intake.take(raw(complaint(sender="", body="匿名投诉：门店员工态度恶劣。")))
+    case = get_case(app, outcome.case_no)
+    assert case.anonymous and "anonymous" in (case.flags or [])
+
+
+def test_attachments_are_stored_by_digest_under_safe_names(app: App) -> None:
+    """Given attachments with hostile names, when taken, then each is stored in the blob store under its
+    sha256, and its recorded name is a single safe component."""
+    outcome = app.intake.take(raw(complaint(attachments=[
+        ("../../etc/passwd", "text/plain", b"root:x:0:0"),
+        ("..\\..\\win.ini", "text/plain", b"[fonts]"),
+        ("CON", "application/octet-stream", b"con"),
+        ("投" * 100 + ".pdf", "application/pdf", b"%PDF-1.4 fake"),
+    ])))
+    with app.db.read() as session:
+        rows = session.exec(select(Attachment).order_by(Attachment.id)).all()
+    assert [r.filename for r in rows][:3] == ["passwd", "win.ini", "CON_"]
+    assert len(rows[3].filename.encode()) <= 200 and rows[3].filename.endswith(".pdf")
+    assert rows[0].original_name == "../../etc/passwd"
+    for row in rows:
+        path = app.blobs.path(row.sha256)
+        assert path.is_file() and path.resolve().is_relative_to(app.blobs.root.resolve())
+    assert outcome.status == "created"
+
+
+class ExplodingResponder:
+    name = "exploding"
+
+    def respond(self, ctx: ResponseContext) -> None:
+        raise RuntimeError("outbox unavailable")
+
+
+def test_a_failing_stage_leaves_nothing_half_committed(app: App) -> None:
+    """Given a responder that raises after the case rows were written, when an input is taken, then no
+    case, message or event of it remains, and it is parked as failed with stage and traceback; once
+    the fault is gone, `retry` turns it into a case and releases the entry."""
+    app.intake.responders = [ExplodingResponder()]
+    outcome = app.intake.take(raw(complaint()))
+    assert outcome.status == "quarantined" and outcome.stage == "respond"
+    assert count(app, Case) == 0 and count(app, Message) == 0 and count(app, CaseEvent) == 0
+    with app.db.read() as session:
+        entry = session.exec(select(QuarantineEntry)).one()
+    assert entry.kind == "failed" and "RuntimeError: outbox unavailable" in (entry.traceback or "")
+
+    app.intake.responders = []
+    again = app.intake.take(RawInput(app.blobs.read(entry.raw_sha256), "test"), retry=True)
+    assert again.status == "created"
+    with app.db.read() as session:
+        entry = session.exec(select(QuarantineEntry)).one()
+    assert entry.status == "released" and entry.case_id is not None
+
+
+def test_one_bad_input_does_not_spoil_its_batch(app: App) -> None:
+    """Given a batch with good inputs around a bad one, when taken together, then the good ones are
+    cases and the bad one is parked."""
+    batch = [raw(complaint(subject=f"投诉 {i}"), str(i)) for i in range(5)]
+    batch.insert(2, raw(b"\x00\x01not mail", "bad"))
+    outcomes = [o for _, o in app.intake.take_many(batch, workers=1)]
+    assert [o.status for o in outcomes] == ["created"] * 2 + ["quarantined"] + ["created"] * 3
+    assert count(app, Case) == 5
+
+
+def test_case_numbers_count_up_and_never_repeat(make_app: Callable[..., App], db_url: str) -> None:
+    """Given two app instances (two workers) on one register, when both take inputs, then case numbers
+    are consecutive and distinct."""
+    a, b = make_app(db_url), make_app(db_url)
+    numbers = [(a if i % 2 else b).intake.take(raw(complaint(subject=f"c{i}"))).case_no for i in range(6)]
+    assert len(set(numbers)) == 6
+    assert [int(n.rsplit("-", 1)[1]) for n in numbers] == [1, 2, 3, 4, 5, 6]

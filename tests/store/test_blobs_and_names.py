@@ -1,0 +1,64 @@
+"""The attachment store: content-addressed, atomic, and names from strangers made harmless."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from ingestd.store.blobs import BlobStore
+from ingestd.store.filenames import safe_filename
+
+
+@pytest.mark.parametrize(
+    ("hostile", "expected"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\win.ini", "win.ini"),
+        ("CON", "CON_"),
+        ("con.txt", "con_.txt"),
+        ("COM1.log", "COM1_.log"),
+        ("", "attachment"),
+        ("..", "attachment"),
+        ("a\x00b\r\nc.pdf", "abc.pdf"),
+        ("投诉 材料.pdf", "投诉 材料.pdf"),
+    ],
+)
+def test_hostile_names_become_single_safe_components(hostile: str, expected: str) -> None:
+    """Given a name that tries to leave the store or is reserved, when sanitised, then it is one plain name."""
+    assert safe_filename(hostile) == expected
+
+
+def test_long_names_are_cut_to_200_bytes_keeping_the_extension() -> None:
+    """Given a 300-byte name, when sanitised, then it fits in 200 UTF-8 bytes and keeps `.pdf`."""
+    name = "投" * 100 + ".pdf"
+    safe = safe_filename(name)
+    assert len(safe.encode()) <= 200
+    assert safe.endswith(".pdf")
+
+
+def test_blobs_are_content_addressed_and_stay_inside_the_root(tmp_path: Path) -> None:
+    """Given bytes, when stored twice, then one file under its sha256 inside the root holds them."""
+    store = BlobStore(tmp_path / "blobs")
+    data = b"complaint evidence"
+    digest = store.put(data)
+    assert digest == hashlib.sha256(data).hexdigest()
+    assert store.put(data) == digest
+    path = store.path(digest)
+    assert path.read_bytes() == data
+    assert path.resolve().is_relative_to((tmp_path / "blobs").resolve())
+    assert list(store.all_digests()) == [digest]
+    with pytest.raises(ValueError):
+        store.path("../../etc/passwd")
+
+
+def test_streamed_blob_and_orphan_sweep(tmp_path: Path) -> None:
+    """Given a streamed blob nobody refers to, when swept with age 0, then it is removed; referenced ones stay."""
+    store = BlobStore(tmp_path / "blobs")
+    kept = store.put(b"kept")
+    orphan, size = store.put_chunks([b"a" * 1000, b"b" * 1000])
+    assert size == 2000
+    removed = store.sweep_orphans({kept}, min_age_seconds=0)
+    assert removed == [orphan]
+    assert store.exists(kept) and not store.exists(orphan)

@@ -1,0 +1,129 @@
+"""The `ingestd` command as a user runs it: a real process, a working directory, files under ./var."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CORPORA, IN_CI, SAMPLES
+from tests.mail import complaint
+
+EXPORT_FIELDS = {"case_no", "channel", "status", "complainant", "subject", "description", "received_at",
+                 "department", "category", "grade", "repeat_of", "flags", "messages", "attachments", "events"}
+
+
+def ingestd(cwd: Path, *args: str, stdin: bytes | None = None, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "INGESTD_CONFIG"}
+    env["COLUMNS"] = "200"
+    proc = subprocess.run([sys.executable, "-m", "ingestd", *args], cwd=cwd, input=stdin, capture_output=True,
+                          timeout=timeout, env=env)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+
+
+def test_demo_runs_on_a_fresh_directory_and_again_adds_nothing(tmp_path: Path) -> None:
+    """Given an empty directory, when `ingestd demo` runs twice, then the first run opens cases from the
+    bundled samples (one quarantined), prints the register table, and the second run creates nothing."""
+    first = ingestd(tmp_path, "demo")
+    assert first.returncode == 0, first.stderr
+    assert (tmp_path / "var" / "ingestd.db").exists()
+    assert "case register" in first.stdout and "TS-" in first.stdout
+    created = int(first.stdout.split("created: ")[1].split()[0])
+    assert created >= 15
+    assert "quarantined: 0" not in first.stdout  # the not-an-email sample is parked
+    second = ingestd(tmp_path, "demo")
+    assert "created: 0" in second.stdout and "threaded: 0" in second.stdout
+
+
+def test_export_jsonl_has_the_promised_fields(tmp_path: Path) -> None:
+    """Given the demo register, when exported as jsonl, then every line is a case with every promised field."""
+    assert ingestd(tmp_path, "demo").returncode == 0
+    out = ingestd(tmp_path, "cases", "export", "--format", "jsonl")
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(lines) >= 15
+    for case in lines:
+        assert case.keys() >= EXPORT_FIELDS
+        assert {"name", "email", "phone", "address"} <= case["complainant"].keys()
+        assert case["messages"] and {"direction", "message_id", "in_reply_to", "subject", "from", "to", "date",
+                                     "source"} <= case["messages"][0].keys()
+        for att in case["attachments"]:
+            assert {"filename", "content_type", "size", "sha256"} <= att.keys()
+        assert {"at", "kind", "detail"} <= case["events"][0].keys()
+    assert any(case["attachments"] for case in lines)
+    assert any(len(case["messages"]) > 1 for case in lines)  # the reply joined its case
+
+
+def test_cases_show_and_quarantine_commands(tmp_path: Path) -> None:
+    """Given the demo register, when a person lists and shows cases and quarantine, then each command
+    answers with the case or entry."""
+    ingestd(tmp_path, "demo")
+    listed = ingestd(tmp_path, "cases", "list")
+    first_case = next(w for w in listed.stdout.split() if w.startswith("TS-"))
+    shown = ingestd(tmp_path, "cases", "show", first_case)
+    assert shown.returncode == 0 and "history" in shown.stdout and "case.opened" in shown.stdout
+    q = ingestd(tmp_path, "quarantine", "list")
+    assert q.returncode == 0 and "quarantine (" in q.stdout
+    entry = ingestd(tmp_path, "quarantine", "show", "1")
+    assert "reason" in entry.stdout and "sha256" in entry.stdout
+    assert ingestd(tmp_path, "cases", "show", "TS-000000-00000").returncode == 1
+
+
+def test_deliver_reads_one_message_from_stdin(tmp_path: Path) -> None:
+    """Given a message on standard input, when `ingestd deliver` runs twice, then it is one case."""
+    data = complaint(message_id="<pipe@example.com>")
+    first = ingestd(tmp_path, "deliver", stdin=data)
+    second = ingestd(tmp_path, "deliver", stdin=data)
+    assert first.returncode == 0 and first.stdout.startswith("created TS-")
+    assert second.stdout.startswith("duplicate")
+
+
+def test_ingest_of_the_shared_corpora_is_complete_and_idempotent(tmp_path: Path) -> None:
+    """Given every message under ../shared/corpora, when ingested, then each is a case or a quarantine
+    entry (no crash, counts add up), and ingesting again adds nothing."""
+    if not CORPORA.exists():
+        if IN_CI:
+            pytest.fail(f"CI=true but {CORPORA} is missing")
+        pytest.skip(f"{CORPORA} not present")
+    from ingestd.sources.files import count_inputs
+
+    total = count_inputs([CORPORA])
+    first = ingestd(tmp_path, "ingest", str(CORPORA), timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    counts = dict(part.split(": ") for part in first.stdout.strip().split("  ")[1:])
+    assert int(first.stdout.split()[1]) == total
+    assert sum(int(counts[k]) for k in ("created", "threaded", "quarantined", "duplicate")) == total
+    assert int(counts["created"]) > total * 0.8
+    second = ingestd(tmp_path, "ingest", str(CORPORA), timeout=600)
+    assert f"duplicate: {total}" in second.stdout, second.stdout
+
+
+def test_a_25mb_attachment_goes_in_under_200mb_of_memory(tmp_path: Path) -> None:
+    """Given a message with a 25 MB attachment, when delivered, then it is a case whose attachment has
+    the right size, and the process's peak memory stayed under 200 MB."""
+    payload = os.urandom(25 * 1024 * 1024)
+    data = complaint(attachments=[("scan.bin", "application/octet-stream", payload)])
+    (tmp_path / "big.eml").write_bytes(data)
+    del payload, data
+    code = (
+        "import resource, runpy, sys\n"
+        "sys.argv = ['ingestd', 'ingest', 'big.eml']\n"
+        "try:\n    runpy.run_module('ingestd', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert "created: 1" in proc.stdout, proc.stderr[-2000:]
+    peak_mb = int(proc.stderr.split("PEAK_KB")[1].split()[0]) / 1024
+    assert peak_mb < 200, f"peak {peak_mb:.0f} MB"
+    export = ingestd(tmp_path, "cases", "export")
+    case = json.loads(export.stdout.splitlines()[0])
+    assert case["attachments"][0]["size"] == 25 * 1024 * 1024
+
+
+def test_samples_folder_is_bundled() -> None:
+    """Given the installed package, then the demo's sample messages are there."""
+    assert len(list(SAMPLES.glob("*.eml"))) >= 20
