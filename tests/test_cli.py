@@ -96,7 +96,9 @@ def test_ingest_of_the_shared_corpora_is_complete_and_idempotent(tmp_path: Path)
     counts = dict(part.split(": ") for part in first.stdout.strip().split("  ")[1:])
     assert int(first.stdout.split()[1]) == total
     assert sum(int(counts[k]) for k in ("created", "threaded", "quarantined", "duplicate")) == total
-    assert int(counts["created"]) > total * 0.8
+    assert int(counts["created"]) + int(counts["threaded"]) > total * 0.9  # fixtures share Message-IDs: threaded
+    listed = ingestd(tmp_path, "quarantine", "list")
+    assert " failed " not in listed.stdout, listed.stdout  # unreadable input is fine; a parser bug is not
     second = ingestd(tmp_path, "ingest", str(CORPORA), timeout=600)
     assert f"duplicate: {total}" in second.stdout, second.stdout
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from sqlmodel import select
@@ -21,14 +22,21 @@ console = Console()
 
 
 def cases_table(rows: list[tuple[Case, int]], title: str = "cases") -> Table:
-    table = Table(title=title, show_lines=False)
-    for col in ("case", "channel", "received", "complainant", "subject", "department", "grade", "status", "msgs"):
-        table.add_column(col, overflow="fold" if col == "subject" else "ellipsis",
-                         max_width=40 if col == "subject" else 24)
+    table = Table(title=title, show_lines=False, pad_edge=False, box=box.SIMPLE_HEAD)
+    table.add_column("case", no_wrap=True, min_width=15)
+    table.add_column("via", no_wrap=True, min_width=6)
+    table.add_column("received", no_wrap=True, min_width=11)
+    table.add_column("complainant", no_wrap=True, min_width=8, max_width=16, overflow="ellipsis")
+    table.add_column("subject", no_wrap=True, max_width=30, overflow="ellipsis")
+    table.add_column("department", no_wrap=True, min_width=10, max_width=16, overflow="ellipsis")
+    table.add_column("grade", no_wrap=True, min_width=5, max_width=8, overflow="ellipsis")
+    table.add_column("status", no_wrap=True, min_width=6)
+    table.add_column("msgs", no_wrap=True, justify="right", min_width=4)
     for case, msgs in rows:
         who = case.complainant_name or case.complainant_email or ("(anonymous)" if case.anonymous else "")
-        table.add_row(case.case_no, case.channel, case.received_at.strftime("%Y-%m-%d %H:%M"), who,
-                      case.subject[:80], case.department or "", case.grade or "", case.status, str(msgs))
+        table.add_row(case.case_no, case.channel,
+                      case.received_at.strftime("%m-%d %H:%M"), who, case.subject[:120], case.department or "",
+                      case.grade or "", case.status, str(msgs))
     return table
 
 

@@ -28,11 +28,13 @@ def list_entries(
             query = query.where(QuarantineEntry.status == "parked")
         rows = session.exec(query).all()
     table = Table(title=f"quarantine ({len(rows)})")
-    for col in ("id", "kind", "stage", "attempts", "last", "source", "reason"):
-        table.add_column(col, overflow="fold" if col == "reason" else "ellipsis", max_width=60)
+    for col in ("id", "kind", "stage", "tries", "last"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("source", no_wrap=True, max_width=32, overflow="ellipsis")
+    table.add_column("reason", overflow="fold", min_width=30)
     for e in rows:
-        table.add_row(str(e.id), e.kind, e.stage, str(e.attempts), e.last_at.strftime("%Y-%m-%d %H:%M"),
-                      f"{e.source} {e.source_ref}"[-60:], e.reason)
+        table.add_row(str(e.id), e.kind, e.stage, str(e.attempts), e.last_at.strftime("%m-%d %H:%M"),
+                      "…" + e.source_ref[-31:] if len(e.source_ref) > 32 else e.source_ref or e.source, e.reason)
     console.print(table)
 
 

@@ -138,12 +138,12 @@ class Intake:
     def _commit_one(self, item: Parsed | ParseFailure | AlreadySeen, register: Register,
                     now: datetime, *, retry: bool = False) -> Outcome:
         raw = item.raw
-        if isinstance(item, ParseFailure):
-            return self._park(register, raw, item.stage, item.kind, item.reason, item.traceback, now)
         seen = register.seen_input(raw.sha256)
         if seen is not None and not (retry and seen[0] == "quarantine"):
             return Outcome("duplicate", raw.source, raw.source_ref, raw.sha256, case_no=seen[1],
                            reason="already in quarantine" if seen[0] == "quarantine" else "already recorded")
+        if isinstance(item, ParseFailure):
+            return self._park(register, raw, item.stage, item.kind, item.reason, item.traceback, now)
         if isinstance(item, AlreadySeen):  # seen before parsing, gone since: parse it after all
             parsed = receive_and_parse(raw, self.settings.limits)
             return self._commit_one(parsed, register, now, retry=retry)
@@ -174,8 +174,7 @@ class Intake:
 
     def _park(self, register: Register, raw: RawInput, stage: str, kind: str, reason: str,
               trace: str | None, now: datetime) -> Outcome:
-        if raw.data:
-            self.blobs.put(raw.data, raw.sha256)
+        self.blobs.put(raw.data, raw.sha256)
         register.park(sha256=raw.sha256, size=len(raw.data), source=raw.source, source_ref=raw.source_ref,
                       stage=stage, kind=kind, reason=reason, traceback=trace, at=now)
         return Outcome("quarantined", raw.source, raw.source_ref, raw.sha256, reason=reason, stage=stage)

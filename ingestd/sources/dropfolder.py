@@ -58,7 +58,8 @@ class DropFolderSource:
     def settle(self, raw: RawInput, outcome: Outcome) -> None:
         """After commit: move the file out of the way; failed inputs go to `failed/` beside their twins."""
         src = self.inbox / raw.source_ref
-        target_dir = self.failed if outcome.status == "quarantined" else self.processed
+        parked = outcome.status == "quarantined" or (outcome.status == "duplicate" and outcome.case_no is None)
+        target_dir = self.failed if parked else self.processed
         if not src.exists():
             return
         target = _free_name(target_dir / src.name)

@@ -1,0 +1,359 @@
+"""Raw RFC 5322 bytes → `ParsedEmail`, for mail as it really arrives.
+
+The standard library's compat32 parser is the base because it never gives up on broken MIME (missing
+boundaries, lying charsets, 8-bit headers); charsets are decoded by `parsers.charsets`, which knows the
+Chinese mislabellings. mail-parser's date parser reads the dates the standard library refuses.
+Everything here is pure: no I/O, and no exception escapes but `UnparseableInput`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import message_from_bytes
+from email.header import Header
+from email.message import Message
+from email.policy import compat32
+from email.utils import getaddresses, parsedate_to_datetime
+
+from parsers.charsets import clean, decode_bytes, decode_header_value
+from parsers.contacts import clean_display_name, extract_contacts
+from parsers.html import html_to_text
+from parsers.model import ParsedAttachment, ParsedEmail, UnparseableInput
+from parsers.quotes import split_inline_forward, strip_quotes
+
+_MAGIC = {
+    b"%PDF": "a PDF document", b"\x89PNG": "a PNG image", b"PK\x03\x04": "a ZIP/Office file",
+    b"GIF8": "a GIF image", b"\xff\xd8\xff": "a JPEG image", b"\xd0\xcf\x11\xe0": "an OLE file (Outlook .msg?)",
+    b"II*\x00": "a TIFF image", b"MM\x00*": "a TIFF image", b"\x1f\x8b": "a gzip archive", b"7z\xbc\xaf": "a 7z archive",
+}
+_FIELD = re.compile(rb"^([!-9;-~]{1,76})[ \t]*:", re.M)
+_KNOWN_FIELDS = {b"from", b"to", b"subject", b"date", b"message-id", b"received", b"mime-version", b"content-type",
+                 b"return-path", b"delivered-to", b"reply-to", b"cc", b"sender", b"x-mailer", b"in-reply-to",
+                 b"references", b"dkim-signature", b"x-original-to", b"envelope-to", b"content-transfer-encoding",
+                 b"thread-topic", b"x-received", b"authentication-results", b"arc-seal", b"user-agent"}
+_MSGID = re.compile(r"<([^<>\s]+)>")
+_FWD_SUBJECT = re.compile(r"^\s*((fwd?|fw|转发|轉寄|转)\s*[:：]\s*)+", re.I)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@dataclass
+class _Walk:
+    plain: list[str] = field(default_factory=list)
+    html: list[str] = field(default_factory=list)
+    attachments: list[ParsedAttachment] = field(default_factory=list)
+    inner: list[Message] = field(default_factory=list)  # attached message/rfc822 (forwards, bounces)
+    returned_headers: list[Message] = field(default_factory=list)  # text/rfc822-headers of a bounce
+    defects: list[str] = field(default_factory=list)
+
+
+def parse_email(raw: bytes, *, max_attachment_bytes: int | None = None) -> ParsedEmail:
+    data = _precheck(raw)
+    try:
+        msg = message_from_bytes(data, policy=compat32)
+    except Exception as exc:  # compat32 practically never raises; if it does, the input is not mail
+        raise UnparseableInput(f"not an email: {type(exc).__name__}: {exc}") from None
+    try:
+        return _build(msg, max_attachment_bytes)
+    except UnparseableInput:
+        raise
+    except RecursionError:
+        raise UnparseableInput("MIME structure nested too deeply") from None
+
+
+def _precheck(raw: bytes) -> bytes:
+    if not raw or not raw.strip():
+        raise UnparseableInput("empty input")
+    data = raw
+    if data.startswith(b"From ") and b"\n" in data[:1000]:  # an mbox separator line
+        data = data.split(b"\n", 1)[1]
+    data = data.lstrip(b"\r\n\t ")
+    for magic, what in _MAGIC.items():
+        if data.startswith(magic):
+            raise UnparseableInput(f"not an email: the file is {what}")
+    head = re.split(rb"\r?\n\r?\n", data[:65536], maxsplit=1)[0]
+    names = {m.group(1).lower() for m in _FIELD.finditer(head)}
+    if not names & _KNOWN_FIELDS and not any(n.startswith(b"x-") for n in names):
+        raise UnparseableInput("not an email: no mail header fields (From, To, Subject, Date, ...) at the start")
+    if head[:200].count(b"\x00") > 10:
+        raise UnparseableInput("not an email: binary data")
+    return data
+
+
+def _build(msg: Message, max_attachment_bytes: int | None) -> ParsedEmail:
+    defects: list[str] = [type(d).__name__ for d in msg.defects]
+    headers = _headers(msg, defects)
+    walk = _Walk()
+    _walk(msg, walk, max_attachment_bytes, depth=0)
+    defects.extend(walk.defects)
+
+    subject = headers.get("subject", "")
+    from_name, from_addr = _first_address(msg.get_all("from", []), defects)
+    body_text = _body(walk)
+    forwarded, forwarded_by = False, None
+    inner_subject: str | None = None
+    sender_name, sender_addr = from_name, from_addr
+    description_source = body_text
+
+    is_bounce = msg.get_content_type() == "multipart/report" and \
+        (msg.get_param("report-type") or "").lower() == "delivery-status"
+    forward = None if is_bounce else _attached_forward(walk, body_text)
+    if forward is not None:
+        inner = _build(forward, max_attachment_bytes)
+        forwarded, forwarded_by = True, from_addr
+        sender_name, sender_addr = inner.from_name, inner.from_addr
+        inner_subject = inner.subject
+        description_source = inner.description or inner.body_text
+        body_text = (body_text + "\n\n" if body_text else "") + inner.body_text
+        walk.attachments.extend(a for a in inner.attachments if a not in walk.attachments)
+    else:
+        inline = split_inline_forward(body_text)
+        if inline is not None and len(strip_quotes(inline.intro)) < 120 and inline.headers.get("from"):
+            forwarded, forwarded_by = True, from_addr
+            sender_name, sender_addr = _first_address([inline.headers["from"]], defects)
+            inner_subject = inline.headers.get("subject")
+            description_source = inline.body
+
+    if forwarded and inner_subject and (not subject or _FWD_SUBJECT.match(subject)):
+        subject = inner_subject
+    description = strip_quotes(description_source) or description_source.strip()
+    contact_text = description_source if forwarded else body_text
+    complainant = extract_contacts(contact_text, name=sender_name, email=sender_addr)
+    bounce_id = _bounce_message_id(walk) if is_bounce else None
+
+    return ParsedEmail(
+        message_id=_one_id(msg.get("message-id")),
+        in_reply_to=_one_id(msg.get("in-reply-to")),
+        references=_ids(msg.get("references")),
+        subject=clean(subject)[:2000],
+        from_name=clean_display_name(from_name),
+        from_addr=from_addr,
+        to=[a for _, a in _addresses(msg.get_all("to", []), defects) if a],
+        cc=[a for _, a in _addresses(msg.get_all("cc", []), defects) if a],
+        date=_date(msg.get("date")),
+        body_text=body_text,
+        description=description,
+        language=_language(subject + "\n" + description),
+        complainant=complainant,
+        attachments=walk.attachments,
+        headers=headers,
+        forwarded=forwarded,
+        forwarded_by=forwarded_by,
+        is_bounce=is_bounce,
+        bounce_message_id=bounce_id,
+        defects=list(dict.fromkeys(defects)),
+    )
+
+
+# -- headers ----------------------------------------------------------------------------------------------
+def _headers(msg: Message, defects: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in msg.items():
+        key = name.lower()
+        if key not in out:
+            out[key] = decode_header_value(value, defects)[:4000]
+    return out
+
+
+def _addresses(values: list[str], defects: list[str]) -> list[tuple[str | None, str | None]]:
+    result: list[tuple[str | None, str | None]] = []
+    raw = [_as_text(v) for v in values]
+    try:
+        pairs = getaddresses(raw)
+    except Exception:
+        defects.append("unparseable address header")
+        pairs = []
+    for name, addr in pairs:
+        addr = addr.strip().strip("<>").lower()
+        valid = bool(re.fullmatch(r"[^@\s]+@[^@\s]+", addr))
+        result.append((decode_header_value(name, defects) or None, addr if valid else None))
+    if not any(a for _, a in result):
+        found = re.findall(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", " ".join(raw))
+        if found:
+            result.append((None, found[0].lower()))
+    return result
+
+
+def _first_address(values: list[str], defects: list[str]) -> tuple[str | None, str | None]:
+    for name, addr in _addresses(values, defects):
+        if addr or name:
+            return name, addr
+    return None, None
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, Header):
+        return decode_header_value(value)
+    if isinstance(value, str):
+        if any("\udc80" <= ch <= "\udcff" for ch in value):
+            return decode_header_value(value)
+        return value
+    return str(value)
+
+
+def _one_id(value: object) -> str | None:
+    ids = _ids(value)
+    if ids:
+        return ids[0]
+    text = _as_text(value).strip() if value else ""
+    return text[:500] or None
+
+
+def _ids(value: object) -> list[str]:
+    if not value:
+        return []
+    return [m[:500] for m in _MSGID.findall(_as_text(value))]
+
+
+def _date(value: object) -> datetime | None:
+    if not value:
+        return None
+    text = _as_text(value).strip()
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        try:
+            from mailparser.utils import convert_mail_date
+
+            when = convert_mail_date(text)[0]
+        except Exception:
+            return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    try:
+        return when.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+# -- body and parts ---------------------------------------------------------------------------------------
+def _walk(part: Message, walk: _Walk, limit: int | None, depth: int) -> None:
+    if depth > 40:
+        walk.defects.append("MIME nesting over 40 levels: rest ignored")
+        return
+    ctype = part.get_content_type()
+    payload = part.get_payload()
+    if part.is_multipart() and isinstance(payload, list):
+        if ctype == "message/rfc822" or ctype == "message/global":
+            for inner in payload:
+                if isinstance(inner, Message):
+                    walk.inner.append(inner)
+            return
+        for sub in payload:
+            if isinstance(sub, Message):
+                _walk(sub, walk, limit, depth + 1)
+        return
+    filename = _filename(part, walk.defects)
+    disposition = _as_text(part.get("content-disposition") or "").split(";")[0].strip().lower()
+    if ctype == "text/rfc822-headers":
+        data = part.get_payload(decode=True) or b""
+        walk.returned_headers.append(message_from_bytes(data, policy=compat32))
+        return
+    if ctype.startswith("multipart/"):  # declared multipart but no usable boundary: keep the text
+        walk.defects.append(f"{ctype} without usable parts")
+        text = decode_bytes(_payload_bytes(part), part.get_content_charset(), walk.defects)
+        if text.strip():
+            walk.plain.append(_strip_mime_noise(text))
+        return
+    is_text = ctype in ("text/plain", "text/html") or (ctype.startswith("text/") and not filename)
+    if is_text and disposition != "attachment" and not filename:
+        text = decode_bytes(_payload_bytes(part), part.get_content_charset(), walk.defects)
+        (walk.html if ctype == "text/html" else walk.plain).append(text)
+        return
+    if ctype in ("message/delivery-status",):
+        return
+    data = _payload_bytes(part)
+    if limit is not None and len(data) > limit:
+        raise UnparseableInput(f"attachment {filename or ctype!r} is {len(data):,} bytes, over the limit of "
+                               f"{limit:,} (limits.max_attachment_bytes)")
+    if not data and not filename:
+        return
+    walk.attachments.append(ParsedAttachment(
+        filename=filename or _default_name(ctype, len(walk.attachments) + 1),
+        content_type=ctype,
+        data=data,
+        content_id=_as_text(part.get("content-id") or "").strip("<> ")[:300] or None,
+        inline=disposition == "inline" or (not filename and bool(part.get("content-id"))),
+    ))
+
+
+def _payload_bytes(part: Message) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:
+        data = None
+    if isinstance(data, bytes):
+        return data
+    raw = part.get_payload()
+    if isinstance(raw, str):
+        return raw.encode("utf-8", "surrogateescape")
+    return b""
+
+
+def _strip_mime_noise(text: str) -> str:
+    lines = [line for line in text.splitlines()
+             if not re.match(r"^(--[\w'()+,\-./:=?]{6,}|Content-[\w-]+:.*)$", line.strip())]
+    return "\n".join(lines)
+
+
+def _filename(part: Message, defects: list[str]) -> str | None:
+    try:
+        name = part.get_filename() or part.get_param("name")
+    except Exception:
+        name = None
+    if isinstance(name, tuple):  # an RFC 2231 value compat32 could not decode
+        charset, _, value = name
+        name = decode_bytes(value.encode("latin-1", "replace") if isinstance(value, str) else value,
+                            charset, defects)
+    if not name:
+        return None
+    if "=?" in name:
+        return decode_header_value(name, defects) or None
+    if any("\udc80" <= ch <= "\udcff" for ch in name):
+        return decode_bytes(name.encode("utf-8", "surrogateescape"), None, defects)
+    return clean(name).strip() or None
+
+
+def _default_name(ctype: str, n: int) -> str:
+    ext = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "application/pdf": ".pdf",
+           "message/rfc822": ".eml", "application/pkcs7-mime": ".p7m", "application/pkcs7-signature": ".p7s",
+           "text/calendar": ".ics"}.get(ctype, ".bin")
+    return f"part-{n}{ext}"
+
+
+def _body(walk: _Walk) -> str:
+    if any(t.strip() for t in walk.plain):
+        text = "\n\n".join(t.strip("\n") for t in walk.plain if t.strip())
+    elif walk.html:
+        text = "\n\n".join(html_to_text(h) for h in walk.html)
+    else:
+        text = ""
+    return clean(text.replace("\r\n", "\n").replace("\r", "\n")).strip()
+
+
+def _attached_forward(walk: _Walk, outer_text: str) -> Message | None:
+    """An attached message is the complaint itself when the outer message says little of its own."""
+    if not walk.inner:
+        return None
+    inner = walk.inner[0]
+    if not inner.get("from"):
+        return None
+    outer_own = strip_quotes(outer_text)
+    return inner if len(outer_own) < 300 else None
+
+
+def _bounce_message_id(walk: _Walk) -> str | None:
+    for returned in walk.inner + walk.returned_headers:
+        found = _one_id(returned.get("message-id"))
+        if found:
+            return found
+    return None
+
+
+def _language(text: str) -> str:
+    cjk = len(_CJK.findall(text))
+    letters = sum(1 for ch in text if ch.isalpha())
+    return "zh" if cjk >= 4 and cjk >= 0.1 * max(letters, 1) else "en"

@@ -1,0 +1,173 @@
+"""Email parsing as mail really arrives: charsets, encodings, forwards, quotes, broken MIME."""
+
+from __future__ import annotations
+
+import base64
+from email.message import EmailMessage
+
+import pytest
+
+from parsers import UnparseableInput, parse_email
+from tests.mail import complaint
+
+
+def headers(extra: str = "", ctype: str = "text/plain; charset=utf-8", cte: str = "8bit") -> bytes:
+    return (f"From: Test <t@example.com>\r\nTo: desk@ingestd.example\r\nSubject: s\r\nMessage-ID: <m@x>\r\n"
+            f"{extra}MIME-Version: 1.0\r\nContent-Type: {ctype}\r\nContent-Transfer-Encoding: {cte}\r\n\r\n").encode()
+
+
+@pytest.mark.parametrize("charset", ["gb2312", "gbk", "gb18030", "big5", "utf-8"])
+def test_chinese_charsets_decode(charset: str) -> None:
+    """Given a Chinese body in each common charset, when parsed, then the text reads correctly."""
+    text = "您好，快遞延誤十天" if charset == "big5" else "您好，快递延误十天"
+    raw = headers(ctype=f"text/plain; charset={charset}") + text.encode(charset)
+    assert parse_email(raw).body_text == text
+
+
+def test_gb2312_label_with_gbk_bytes_is_repaired() -> None:
+    """Given a body declared gb2312 but holding 镕 and 珺 (GBK only), when parsed, then both survive and the
+    repair is noted."""
+    raw = headers(ctype="text/plain; charset=gb2312") + "朱镕经理，王珺投诉".encode("gbk")
+    parsed = parse_email(raw)
+    assert parsed.body_text == "朱镕经理，王珺投诉"
+    assert "charset gb2312 decoded as gb18030" in parsed.defects
+
+
+@pytest.mark.parametrize("label", ["x-unknown", "iso-gb2312", "utf-8-purple", "no-such-charset"])
+def test_unknown_charsets_fall_back_sensibly(label: str) -> None:
+    """Given a body under an unknown or invented charset label, when parsed, then the text still decodes."""
+    raw = headers(ctype=f"text/plain; charset={label}") + "投诉：货物破损，要求退款".encode()
+    assert "货物破损" in parse_email(raw).body_text
+
+
+def test_rfc2047_gbk_subject_and_name() -> None:
+    """Given an RFC 2047 subject and From name in GBK base64, when parsed, then both are decoded."""
+    subj = base64.b64encode("投诉：服务态度差".encode("gbk")).decode()
+    name = base64.b64encode("刘洋".encode("gbk")).decode()
+    raw = (f"From: =?GBK?B?{name}?= <liu@example.com>\r\nSubject: =?GBK?B?{subj}?=\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\n\r\nbody\r\n").encode()
+    parsed = parse_email(raw)
+    assert parsed.subject == "投诉：服务态度差" and parsed.from_name == "刘洋"
+
+
+def test_raw_8bit_headers() -> None:
+    """Given raw UTF-8 bytes in Subject and From (no encoded words), when parsed, then they decode."""
+    raw = "From: 赵敏 <zhao@example.org>\r\nSubject: 楼道灯坏了\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n报修".encode()
+    parsed = parse_email(raw)
+    assert parsed.subject == "楼道灯坏了" and parsed.from_name == "赵敏"
+
+
+def test_rfc2231_and_hostile_attachment_names_are_returned_decoded() -> None:
+    """Given attachments named with RFC 2231 and with path tricks, when parsed, then the decoded names
+    come back as given (the store sanitises them)."""
+    raw = headers(ctype='multipart/mixed; boundary="b"') + (
+        b"--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+        b"--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; "
+        b"filename*=UTF-8''%E6%8A%95%E8%AF%89.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n"
+        b"--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=\"../../etc/passwd\"\r\n\r\n"
+        b"root\r\n--b--\r\n")
+    parsed = parse_email(raw)
+    assert [a.filename for a in parsed.attachments] == ["投诉.pdf", "../../etc/passwd"]
+    assert parsed.attachments[0].data == b"%PDF-"
+
+
+def test_html_only_becomes_text_without_scripts() -> None:
+    """Given an HTML-only message with a script, when parsed, then the text has paragraphs and no script."""
+    raw = headers(ctype="text/html; charset=utf-8") + (
+        b"<html><head><script>alert('x')</script><style>p{}</style></head>"
+        b"<body><p>Parcel damaged.</p><p>I want a refund.</p></body></html>")
+    parsed = parse_email(raw)
+    assert parsed.body_text == "Parcel damaged.\n\nI want a refund."
+    assert "alert" not in parsed.body_text
+
+
+def test_forwarded_complaint_names_the_person_inside() -> None:
+    """Given a staff member forwarding a customer's message as message/rfc822, when parsed, then the
+    complainant is the customer and the forwarder is recorded."""
+    inner = EmailMessage()
+    inner["From"] = "周杰 <zhou.jie@example.net>"
+    inner["Subject"] = "门店员工态度恶劣"
+    inner.set_content("店员当众辱骂我。要求道歉。\n手机：13811112222\n")
+    outer = EmailMessage()
+    outer["From"] = "Front Desk <frontdesk@huadong.example>"
+    outer["Subject"] = "Fwd: 门店员工态度恶劣"
+    outer.set_content("转给投诉组。")
+    outer.add_attachment(inner)
+    parsed = parse_email(outer.as_bytes())
+    assert parsed.forwarded and parsed.forwarded_by == "frontdesk@huadong.example"
+    assert parsed.complainant.email == "zhou.jie@example.net" and parsed.complainant.name == "周杰"
+    assert parsed.complainant.phones == ["+8613811112222"]
+    assert parsed.subject == "门店员工态度恶劣" and "辱骂" in parsed.description
+
+
+def test_inline_forward_names_the_original_sender() -> None:
+    """Given a forward pasted into the body, when parsed, then the complainant comes from its From: line."""
+    body = ("FYI\n\n---------- Forwarded message ---------\nFrom: Anna Lee <anna.lee@example.com>\n"
+            "Date: Mon, 2 Nov 2026\nSubject: Broken kettle\nTo: shop@example.com\n\nMy kettle broke. Please replace it.\n")
+    parsed = parse_email(complaint(subject="Fwd: Broken kettle", body=body, sender="Clerk <clerk@huadong.example>"))
+    assert parsed.forwarded and parsed.complainant.email == "anna.lee@example.com"
+    assert parsed.description == "My kettle broke. Please replace it."
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        "\n\n在 2026年11月1日 09:00，客服 <desk@ingestd.example> 写道：\n> 已受理\n",
+        "\n\nOn Mon, 2 Nov 2026 at 09:00, Desk <desk@ingestd.example> wrote:\n> received\n",
+        "\n\n-----原始邮件-----\n发件人: desk@ingestd.example\n发送时间: 2026年11月1日\n主题: 已受理\n",
+        "\n\n-- \n张伟\n发自我的iPhone\n",
+    ],
+)
+def test_quoted_history_and_signatures_are_cut_from_the_description(history: str) -> None:
+    """Given a reply with quoted history or a signature, when parsed, then the description is only the new
+    text and the full body keeps everything."""
+    parsed = parse_email(complaint(body="补充：包裹已丢失，请赔偿。" + history))
+    assert parsed.description == "补充：包裹已丢失，请赔偿。"
+    assert history.strip().splitlines()[-1].lstrip("> ") in parsed.body_text
+
+
+def test_bounce_is_recognised_with_the_returned_message_id() -> None:
+    """Given a delivery-status report carrying our message's headers, when parsed, then it is a bounce
+    naming our Message-ID."""
+    raw = headers(ctype='multipart/report; report-type=delivery-status; boundary="r"') + (
+        b"--r\r\nContent-Type: text/plain\r\n\r\nUser unknown\r\n"
+        b"--r\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\nAction: failed\r\n"
+        b"--r\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <ack-1@ingestd.example>\r\nSubject: x\r\n"
+        b"--r--\r\n")
+    parsed = parse_email(raw)
+    assert parsed.is_bounce and parsed.bounce_message_id == "ack-1@ingestd.example"
+
+
+def test_no_from_nul_bytes_and_broken_boundary_still_parse() -> None:
+    """Given a message without From, with NUL bytes and a boundary that never closes, when parsed, then the
+    text comes out clean and the complainant is unknown."""
+    raw = (b"To: desk@ingestd.example\r\nSubject: lift\r\nContent-Type: multipart/mixed; boundary=\"q\"\r\n\r\n"
+           b"--q\r\nContent-Type: text/plain\r\n\r\nthe lift\x00 is broken\r\n--q\r\nContent-Type: text/plain\r\n\r\nmore")
+    parsed = parse_email(raw)
+    assert parsed.from_addr is None and parsed.complainant.email is None
+    assert "the lift is broken" in parsed.body_text and "\x00" not in parsed.body_text
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"", "empty input"),
+        (b"   \r\n", "empty input"),
+        (b"%PDF-1.7\n...", "PDF"),
+        (b"\x89PNG\r\n\x1a\n....", "PNG"),
+        (b"order_id,customer\n1,2\n", "no mail header"),
+        (b"just some words\nwithout headers", "no mail header"),
+    ],
+)
+def test_things_that_are_not_mail_are_refused_with_a_reason(raw: bytes, reason: str) -> None:
+    """Given empty input, documents and plain text, when parsed, then UnparseableInput says why."""
+    with pytest.raises(UnparseableInput) as err:
+        parse_email(raw)
+    assert reason in err.value.reason
+
+
+def test_attachment_over_the_limit_is_refused() -> None:
+    """Given an attachment over max_attachment_bytes, when parsed with that limit, then it is refused by name."""
+    raw = complaint(attachments=[("big.bin", "application/octet-stream", b"x" * 5000)])
+    with pytest.raises(UnparseableInput, match=r"big\.bin"):
+        parse_email(raw, max_attachment_bytes=1000)
