@@ -8,6 +8,8 @@ Everything here is pure: no I/O, and no exception escapes but `UnparseableInput`
 
 from __future__ import annotations
 
+import binascii
+import contextlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +40,12 @@ _FWD_SUBJECT = re.compile(r"^\s*((fwd?|fw|转发|轉寄|转)\s*[:：]\s*)+", re.
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
+LIFT_OVER_BYTES = 4 * 1024 * 1024  # messages bigger than this have their large base64 bodies decoded aside
+_B64_HEADER = re.compile(rb"(?im)^content-transfer-encoding:[ \t]*base64[ \t]*\r?$")
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=]")
+
+
 @dataclass
 class _Walk:
     plain: list[str] = field(default_factory=list)
@@ -46,16 +54,21 @@ class _Walk:
     inner: list[Message] = field(default_factory=list)  # attached message/rfc822 (forwards, bounces)
     returned_headers: list[Message] = field(default_factory=list)  # text/rfc822-headers of a bounce
     defects: list[str] = field(default_factory=list)
+    lifted: dict[str, bytes] = field(default_factory=dict)  # placeholder → decoded body (big attachments)
 
 
 def parse_email(raw: bytes, *, max_attachment_bytes: int | None = None) -> ParsedEmail:
     data = _precheck(raw)
+    lifted: dict[str, bytes] = {}
+    if len(data) > LIFT_OVER_BYTES:
+        data, lifted = _lift_large_bodies(data)
     try:
         msg = message_from_bytes(data, policy=compat32)
     except Exception as exc:  # compat32 practically never raises; if it does, the input is not mail
         raise UnparseableInput(f"not an email: {type(exc).__name__}: {exc}") from None
+    del data
     try:
-        return _build(msg, max_attachment_bytes)
+        return _build(msg, max_attachment_bytes, lifted)
     except UnparseableInput:
         raise
     except RecursionError:
@@ -81,10 +94,60 @@ def _precheck(raw: bytes) -> bytes:
     return data
 
 
-def _build(msg: Message, max_attachment_bytes: int | None) -> ParsedEmail:
+def _lift_large_bodies(data: bytes, min_size: int = 1024 * 1024) -> tuple[bytes, dict[str, bytearray]]:
+    """Take large base64 bodies out of the message before MIME parsing, decoding them in slices.
+
+    The standard parser would hold each body as text, then as bytes, then decoded: several copies of a
+    25 MB attachment. Here the raw bytes are read once and only the decoded body is kept; the parser
+    sees a one-line placeholder in its place.
+    """
+    pieces: list[bytes] = []
+    lifted: dict[str, bytearray] = {}
+    pos = 0
+    for match in _B64_HEADER.finditer(data):
+        if match.start() < pos:
+            continue
+        blank = _BLANK_LINE.search(data, match.end())
+        if blank is None:
+            break
+        start = blank.end()
+        end = data.find(b"\n--", start)
+        end = len(data) if end == -1 else end + 1
+        if end - start < min_size:
+            continue
+        token = f"ingestd-lifted-body-{len(lifted)}"
+        lifted[token] = _decode_base64_slices(data, start, end)
+        pieces += [data[pos:start], token.encode() + b"\n"]
+        pos = end
+    if not lifted:
+        return data, {}
+    pieces.append(data[pos:])
+    return b"".join(pieces), lifted
+
+
+def _decode_base64_slices(data: bytes, start: int, end: int, step: int = 1 << 20) -> bytearray:
+    out = bytearray((end - start) * 3 // 4 + 3)  # sized once: growing it would copy it again and again
+    filled = 0
+    view = memoryview(data)
+    carry = b""
+    while start < end:
+        stop = min(start + step, end)
+        chunk = carry + _NOT_BASE64.sub(b"", view[start:stop])
+        usable = len(chunk) - len(chunk) % 4
+        with contextlib.suppress(binascii.Error):  # a damaged slice: keep what decodes, as mail clients do
+            decoded = binascii.a2b_base64(chunk[:usable])
+            out[filled:filled + len(decoded)] = decoded
+            filled += len(decoded)
+        carry = chunk[usable:]
+        start = stop
+    del out[filled:]
+    return out  # a bytearray: copying 25 MB into bytes would double the peak
+
+
+def _build(msg: Message, max_attachment_bytes: int | None, lifted: dict[str, bytes] | None = None) -> ParsedEmail:
     defects: list[str] = [type(d).__name__ for d in msg.defects]
     headers = _headers(msg, defects)
-    walk = _Walk()
+    walk = _Walk(lifted=lifted or {})
     _walk(msg, walk, max_attachment_bytes, depth=0)
     defects.extend(walk.defects)
 
@@ -100,7 +163,7 @@ def _build(msg: Message, max_attachment_bytes: int | None) -> ParsedEmail:
         (msg.get_param("report-type") or "").lower() == "delivery-status"
     forward = None if is_bounce else _attached_forward(walk, body_text)
     if forward is not None:
-        inner = _build(forward, max_attachment_bytes)
+        inner = _build(forward, max_attachment_bytes, walk.lifted)
         forwarded, forwarded_by = True, from_addr
         sender_name, sender_addr = inner.from_name, inner.from_addr
         inner_subject = inner.subject
@@ -254,18 +317,18 @@ def _walk(part: Message, walk: _Walk, limit: int | None, depth: int) -> None:
         return
     if ctype.startswith("multipart/"):  # declared multipart but no usable boundary: keep the text
         walk.defects.append(f"{ctype} without usable parts")
-        text = decode_bytes(_payload_bytes(part), part.get_content_charset(), walk.defects)
+        text = decode_bytes(_payload_bytes(part, walk.lifted), part.get_content_charset(), walk.defects)
         if text.strip():
             walk.plain.append(_strip_mime_noise(text))
         return
     is_text = ctype in ("text/plain", "text/html") or (ctype.startswith("text/") and not filename)
     if is_text and disposition != "attachment" and not filename:
-        text = decode_bytes(_payload_bytes(part), part.get_content_charset(), walk.defects)
+        text = decode_bytes(_payload_bytes(part, walk.lifted), part.get_content_charset(), walk.defects)
         (walk.html if ctype == "text/html" else walk.plain).append(text)
         return
     if ctype in ("message/delivery-status",):
         return
-    data = _payload_bytes(part)
+    data = _payload_bytes(part, walk.lifted)
     if limit is not None and len(data) > limit:
         raise UnparseableInput(f"attachment {filename or ctype!r} is {len(data):,} bytes, over the limit of "
                                f"{limit:,} (limits.max_attachment_bytes)")
@@ -280,7 +343,10 @@ def _walk(part: Message, walk: _Walk, limit: int | None, depth: int) -> None:
     ))
 
 
-def _payload_bytes(part: Message) -> bytes:
+def _payload_bytes(part: Message, lifted: dict[str, bytes]) -> bytes:
+    raw = part.get_payload()
+    if lifted and isinstance(raw, str) and raw.strip() in lifted:
+        return lifted[raw.strip()]
     try:
         data = part.get_payload(decode=True)
     except Exception:

@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 INGESTD_SETUP_TEST=1 scripts/setup.sh
 .venv/bin/ruff check .
-.venv/bin/ingestd check-config --config config/ingestd.toml
+.venv/bin/ingestd --config config/ingestd.toml check-config
 exec .venv/bin/pytest "$@"

@@ -30,9 +30,12 @@ class Recorded:
 def record(parsed: Parsed, match: ThreadMatch | None, decision: Classification | None, *, register: Register,
            blobs: BlobStore, case_number_pattern: str, now: datetime, local_now: datetime) -> Recorded:
     raw, email = parsed.raw, parsed.email
-    blobs.put(raw.data, raw.sha256)
-    attachment_rows = [_store_attachment(blobs, att.filename, att.content_type, att.data, now)
-                       for att in email.attachments]
+    digests = parsed.attachment_digests
+    if digests is None:
+        blobs.put(raw.data, raw.sha256)
+        digests = [blobs.put(att.data) for att in email.attachments]
+    attachment_rows = [_attachment_row(digest, att.filename, att.content_type, len(att.data), now)
+                       for digest, att in zip(digests, email.attachments, strict=True)]
 
     if match is None:
         assert decision is not None, "a new case needs a classification"
@@ -122,10 +125,9 @@ def _inbound_message(parsed: Parsed, case_id: int, now: datetime) -> Message:
     )
 
 
-def _store_attachment(blobs: BlobStore, name: str, content_type: str, data: bytes, now: datetime) -> Attachment:
-    digest = blobs.put(data)
+def _attachment_row(digest: str, name: str, content_type: str, size: int, now: datetime) -> Attachment:
     return Attachment(case_id=0, sha256=digest, filename=safe_filename(name), original_name=name or "",
-                      content_type=(content_type or "application/octet-stream")[:200], size=len(data),
+                      content_type=(content_type or "application/octet-stream")[:200], size=size,
                       created_at=now)
 
 

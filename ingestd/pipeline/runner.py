@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import traceback as tb
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 from multiprocessing import get_context
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from loguru import logger
@@ -37,7 +38,7 @@ from ingestd.pipeline.thread import thread
 from ingestd.store import case_numbers
 from ingestd.store.blobs import BlobStore
 from ingestd.store.db import Database
-from ingestd.store.models import Message
+from ingestd.store.models import Message, QuarantineEntry
 from ingestd.store.register import Register
 
 IN_PROCESS_PARSE_BYTES = 2 * 1024 * 1024  # bigger inputs are parsed here, not shipped to a worker
@@ -52,17 +53,44 @@ class ParseFailure:
     traceback: str | None
 
 
-def receive_and_parse(raw: RawInput, limits: LimitsConfig) -> Parsed | ParseFailure:
-    """The pure front half of the pipeline; safe to run in a worker process."""
+def receive_and_parse(raw: RawInput, limits: LimitsConfig, blob_root: Path | None = None) -> Parsed | ParseFailure:
+    """The front half of the pipeline, safe to run in a worker process: receive and parse (pure), then,
+    given `blob_root`, stash the raw bytes and attachments in the blob store so that the transaction
+    has only rows left to write."""
     stage = "receive"
     try:
         receive(raw, limits)
         stage = "parse"
-        return parse(raw, limits)
+        parsed = parse(raw, limits)
+        if blob_root is not None:
+            stage = "record"
+            store = _worker_blobs(blob_root)
+            store.put(raw.data, raw.sha256)
+            parsed.attachment_digests = [store.put(a.data) for a in parsed.email.attachments]
+        return parsed
     except Quarantine as q:
         return ParseFailure(raw, stage, q.kind, q.reason, None)
     except Exception as exc:  # a parser bug: park it, keep going
         return ParseFailure(raw, stage, "failed", f"{type(exc).__name__}: {exc}", tb.format_exc())
+
+
+_BLOB_STORES: dict[Path, BlobStore] = {}
+
+
+def _worker_blobs(root: Path) -> BlobStore:
+    if root not in _BLOB_STORES:
+        _BLOB_STORES[root] = BlobStore(root)
+    return _BLOB_STORES[root]
+
+
+@dataclass(slots=True)
+class Pending:
+    """A batch on its way through the parse workers."""
+
+    batch: list[RawInput]
+    known: set[str]
+    results: list[Parsed | ParseFailure | None]
+    futures: dict[int, Future[Parsed | ParseFailure]]
 
 
 class Intake:
@@ -83,16 +111,23 @@ class Intake:
     def take(self, raw: RawInput, *, retry: bool = False) -> Outcome:
         """One input, one transaction. `retry`: the input is in quarantine and is being put back; on
         success its entry is released in the same transaction."""
-        return next(iter(self._commit_batch([receive_and_parse(raw, self.settings.limits)], retry=retry)))[1]
+        items = self._collect(self._submit([raw], workers=1))
+        return next(iter(self._commit_batch(items, retry=retry)))[1]
 
     def take_many(self, raws: Iterable[RawInput], *, workers: int | None = None,
                   batch_size: int | None = None) -> Iterator[tuple[RawInput, Outcome]]:
-        """Many inputs, parsed in parallel, committed in batches; yields after each batch is committed."""
+        """Many inputs, parsed in parallel, committed in batches; yields after each batch is committed.
+        The next batch is parsed while the current one is being committed."""
         size = batch_size or self.settings.intake.batch_size
         iterator = iter(raws)
+        pending: Pending | None = None
         while batch := list(islice(iterator, size)):
-            parsed = self._parse_batch(batch, workers)
-            yield from self._commit_batch(parsed)
+            upcoming = self._submit(batch, workers)
+            if pending is not None:
+                yield from self._commit_batch(self._collect(pending))
+            pending = upcoming
+        if pending is not None:
+            yield from self._commit_batch(self._collect(pending))
 
     def close(self) -> None:
         if self._pool is not None:
@@ -100,25 +135,30 @@ class Intake:
             self._pool = None
 
     # -- stages -----------------------------------------------------------------------------------
-    def _parse_batch(self, batch: list[RawInput], workers: int | None) -> list[Parsed | ParseFailure]:
-        known = self._known_digests([r.sha256 for r in batch if r.data])
+    def _submit(self, batch: list[RawInput], workers: int | None) -> Pending:
+        known = self._known_digests([r.sha256 for r in batch])
         pool = self._executor(workers) if len(batch) > 1 else None
-        results: list[Parsed | ParseFailure | None] = [None] * len(batch)
-        futures = {}
+        pending = Pending(batch, known, [None] * len(batch), {})
+        root = self.blobs.root
         for i, raw in enumerate(batch):
-            if raw.data and raw.sha256 in known:
-                results[i] = None  # a duplicate: the transaction will say so without parsing again
-            elif pool is not None and len(raw.data) <= IN_PROCESS_PARSE_BYTES:
-                futures[i] = pool.submit(receive_and_parse, raw, self.settings.limits)
+            if raw.sha256 in known:
+                continue  # held already: the transaction says so without parsing again
+            if pool is not None and len(raw.data) <= IN_PROCESS_PARSE_BYTES:
+                pending.futures[i] = pool.submit(receive_and_parse, raw, self.settings.limits, root)
             else:
-                results[i] = receive_and_parse(raw, self.settings.limits)
-        for i, fut in futures.items():
+                pending.results[i] = receive_and_parse(raw, self.settings.limits, root)
+        return pending
+
+    def _collect(self, pending: Pending) -> list[Parsed | ParseFailure | AlreadySeen]:
+        results = pending.results
+        for i, fut in pending.futures.items():
+            raw = pending.batch[i]
             try:
                 results[i] = fut.result()
             except Exception as exc:  # the worker died (killed, out of memory): parse here instead
-                logger.bind(source=batch[i].source).warning("parse worker failed ({}); parsing in process", exc)
-                results[i] = receive_and_parse(batch[i], self.settings.limits)
-        return [r if r is not None else AlreadySeen(batch[i]) for i, r in enumerate(results)]
+                logger.bind(source=raw.source).warning("parse worker failed ({}); parsing in process", exc)
+                results[i] = receive_and_parse(raw, self.settings.limits, self.blobs.root)
+        return [r if r is not None else AlreadySeen(pending.batch[i]) for i, r in enumerate(results)]
 
     def _commit_batch(self, items: list[Parsed | ParseFailure | AlreadySeen], *,
                       retry: bool = False) -> Iterator[tuple[RawInput, Outcome]]:
@@ -131,6 +171,7 @@ class Intake:
                 if retry and outcome.case_no:
                     register.release(item.raw.sha256, outcome.case_no, now)
                 outcomes.append((item.raw, outcome))
+            self.blobs.flush()  # the files the rows point at are on disk before the rows are committed
         for raw, outcome in outcomes:
             _log_outcome(raw, outcome)
         yield from outcomes
@@ -138,15 +179,16 @@ class Intake:
     def _commit_one(self, item: Parsed | ParseFailure | AlreadySeen, register: Register,
                     now: datetime, *, retry: bool = False) -> Outcome:
         raw = item.raw
-        seen = register.seen_input(raw.sha256)
-        if seen is not None and not (retry and seen[0] == "quarantine"):
-            return Outcome("duplicate", raw.source, raw.source_ref, raw.sha256, case_no=seen[1],
-                           reason="already in quarantine" if seen[0] == "quarantine" else "already recorded")
+        if isinstance(item, AlreadySeen):
+            seen = register.seen_input(raw.sha256)
+            if seen is not None and not (retry and seen[0] == "quarantine"):
+                return Outcome("duplicate", raw.source, raw.source_ref, raw.sha256, case_no=seen[1],
+                               reason="already in quarantine" if seen[0] == "quarantine" else "already recorded")
+            parsed = receive_and_parse(raw, self.settings.limits, self.blobs.root)  # gone since, or a retry
+            return self._commit_one(parsed, register, now, retry=retry)
+        # Not held when its batch was read; a concurrent twin is caught by the unique constraints below.
         if isinstance(item, ParseFailure):
             return self._park(register, raw, item.stage, item.kind, item.reason, item.traceback, now)
-        if isinstance(item, AlreadySeen):  # seen before parsing, gone since: parse it after all
-            parsed = receive_and_parse(raw, self.settings.limits)
-            return self._commit_one(parsed, register, now, retry=retry)
         stage = "thread"
         try:
             with register.session.begin_nested():
@@ -181,11 +223,12 @@ class Intake:
 
     # -- helpers ----------------------------------------------------------------------------------
     def _known_digests(self, digests: list[str]) -> set[str]:
-        if not digests:
-            return set()
+        """Which of these inputs the register holds already, on a case or parked in quarantine."""
         with self.db.read() as session:
-            rows = session.exec(select(Message.raw_sha256).where(Message.raw_sha256.in_(digests)))  # type: ignore[union-attr]
-            return {r for r in rows if r}
+            on_cases = session.exec(select(Message.raw_sha256).where(Message.raw_sha256.in_(digests)))  # type: ignore[union-attr]
+            parked = session.exec(select(QuarantineEntry.raw_sha256).where(
+                QuarantineEntry.raw_sha256.in_(digests), QuarantineEntry.status == "parked"))  # type: ignore[attr-defined]
+            return {d for d in on_cases if d} | set(parked)
 
     def _executor(self, workers: int | None) -> Executor | None:
         count = self.settings.intake.parse_workers if workers is None else workers
