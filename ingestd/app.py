@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from ingestd.clock import SYSTEM_CLOCK, Clock
 from ingestd.config import LoadedConfig
 from ingestd.pipeline.runner import Intake
+from ingestd.routing.reload import ReloadingRouter
 from ingestd.sources.dropfolder import DropFolderSource
 from ingestd.store.blobs import BlobStore
 from ingestd.store.db import Database
@@ -20,6 +21,11 @@ class App:
     intake: Intake
     clock: Clock = SYSTEM_CLOCK
     drop_folders: list[DropFolderSource] = field(default_factory=list)
+
+    @property
+    def router(self) -> ReloadingRouter | None:
+        classifier = self.intake.classifier
+        return classifier if isinstance(classifier, ReloadingRouter) else None
 
     @property
     def settings(self):  # type: ignore[no-untyped-def]
@@ -36,6 +42,7 @@ def build_app(config: LoadedConfig, *, clock: Clock = SYSTEM_CLOCK, migrate: boo
     if migrate:
         db.migrate()
     blobs = BlobStore(settings.store.blob_dir)
-    intake = Intake(db, blobs, settings, clock=clock)
+    router = ReloadingRouter(settings.routing.file) if settings.routing.file else None
+    intake = Intake(db, blobs, settings, classifier=router, clock=clock)
     folders = [DropFolderSource(f) for f in settings.sources.folders]
     return App(config=config, db=db, blobs=blobs, intake=intake, clock=clock, drop_folders=folders)

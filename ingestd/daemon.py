@@ -47,6 +47,9 @@ def run_forever(app: App, *, stop: threading.Event | None = None) -> None:
         scheduler.add_job(_guarded(source.source_id, poll_drop_folder, app, source), "interval",
                           seconds=source.config.poll_seconds, id=f"poll:{source.source_id}",
                           next_run_time=app.clock.now())
+    if app.router is not None:
+        scheduler.add_job(_guarded("routing", app.router.check), "interval",
+                          seconds=app.settings.routing.reload_seconds, id="reload:routing")
     _install_signal_handlers(stop)
     scheduler.start()
     logger.info("ingestd running: {} drop folder(s)", len(app.drop_folders))

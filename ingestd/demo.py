@@ -12,16 +12,26 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import select
 
+from ingestd import logs
+from ingestd.app import build_app
 from ingestd.cli.cases import cases_table, list_rows
 from ingestd.cli.context import state
+from ingestd.config import LoadedConfig
 from ingestd.sources.files import read_inputs
 from ingestd.store.models import QuarantineEntry
 
 SAMPLES = Path(__file__).parent / "samples" / "mail"
+EXAMPLE_ROUTING = Path(__file__).resolve().parents[1] / "config" / "routing.toml"
 
 
 def run_demo(console: Console) -> None:
-    application = state.app()
+    loaded = state.config()
+    if state.log_level is None:  # the table is the demo's output; per-input log lines only with -v
+        logs.setup("WARNING", json_lines=state.log_json)
+    if loaded.settings.routing.file is None and EXAMPLE_ROUTING.exists():  # no config here: use the example
+        routing = loaded.settings.routing.model_copy(update={"file": EXAMPLE_ROUTING})
+        loaded = LoadedConfig(loaded.settings.model_copy(update={"routing": routing}), loaded.path)
+    application = build_app(loaded)
     settings = application.settings
     console.print(f"[bold]ingestd demo[/bold]: {len(list(SAMPLES.glob('*.eml')))} sample messages from {SAMPLES}")
     console.print(f"register: {settings.store.database_url}   files: {settings.store.data_dir}/\n")

@@ -41,6 +41,10 @@ def check_loaded(loaded: LoadedConfig) -> list[Problem]:
         if folder.path.exists() and not folder.path.is_dir():
             problems.append(Problem(filename, locate(text, ("sources", "folders", index, "path")),
                                     f"sources.folders[{index}].path: {folder.path} exists and is not a folder"))
+    if settings.routing.file:
+        from ingestd.routing.loader import check_routing
+
+        problems.extend(check_routing(settings.routing.file))
     if settings.limits.max_attachment_bytes > settings.limits.max_message_bytes:
         problems.append(Problem(filename, locate(text, ("limits", "max_attachment_bytes")),
                                 "limits.max_attachment_bytes is larger than limits.max_message_bytes"))
