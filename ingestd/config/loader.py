@@ -64,9 +64,18 @@ def load(explicit: str | Path | None = None) -> LoadedConfig:
     text = path.read_text(encoding="utf-8")
     data = parse_toml(text, str(path))
     try:
-        return LoadedConfig(Settings.model_validate(data), path)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(problems_from(exc, text, str(path))) from None
+    return LoadedConfig(_beside_config(settings, path.parent), path)
+
+
+def _beside_config(settings: Settings, folder: Path) -> Settings:
+    """Files that belong to the configuration (the routing rules) are named relative to the config file."""
+    routing = settings.routing
+    if routing.file is not None and not routing.file.is_absolute():
+        settings = settings.model_copy(update={"routing": routing.model_copy(update={"file": folder / routing.file})})
+    return settings
 
 
 def parse_toml(text: str, filename: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 from ingestd.pipeline.items import Classification, Parsed
 from ingestd.routing.matcher import KeywordIndex
 from ingestd.routing.model import RoutingFile, Rule
-from ingestd.routing.text import fold
+from ingestd.routing.text import fold, fold_pattern
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +94,7 @@ class Router:
 
         return CompiledRule(
             index=i, rule=rule, any_ids=ids(rule.any), all_ids=ids(rule.all), none_ids=ids(rule.none),
-            attachment_ids=ids(rule.attachment_any), regexes=[re.compile(fold(p)) for p in rule.regex],
+            attachment_ids=ids(rule.attachment_any), regexes=[re.compile(fold_pattern(p), re.IGNORECASE) for p in rule.regex],
             keyword_driven=bool(rule.any or rule.all or rule.attachment_any),
         )
 

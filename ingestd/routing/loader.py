@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from ingestd.config.loader import ConfigError, Problem, locate, parse_toml, problems_from
 from ingestd.routing.engine import Router
 from ingestd.routing.model import RoutingFile
-from ingestd.routing.text import fold
+from ingestd.routing.text import fold, fold_pattern
 
 
 def load_router(path: Path) -> Router:
@@ -71,7 +71,7 @@ def cross_check(routing: RoutingFile, text: str, name: str) -> list[Problem]:
             problem((*where, "grade"), f"{label}: unknown grade {rule.grade!r} (grades: {', '.join(routing.grades)})")
         for j, pattern in enumerate(rule.regex):
             try:
-                re.compile(fold(pattern))
+                re.compile(fold_pattern(pattern), re.IGNORECASE)
             except re.error as exc:
                 problem((*where, "regex"), f"{label}: bad regular expression #{j + 1} {pattern!r}: {exc}")
         problems.extend(Problem(name, locate(text, (*where, key)), f"{label}: {msg}")

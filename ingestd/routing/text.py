@@ -31,6 +31,12 @@ def fold(text: str) -> str:
     return text.translate(_t2s_table())
 
 
+def fold_pattern(pattern: str) -> str:
+    """A regular expression made to match folded text: width and Traditional folding, but no case folding
+    (that would turn `\\D` into `\\d`); patterns are compiled case-insensitive instead."""
+    return unicodedata.normalize("NFKC", pattern).translate(_t2s_table())
+
+
 def is_word_char(ch: str) -> bool:
     """Latin letters and digits form words; CJK characters do not need boundaries."""
     return ch.isascii() and ch.isalnum()
