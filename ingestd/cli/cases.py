@@ -96,9 +96,13 @@ def _print_case(d: dict) -> None:  # type: ignore[type-arg]
     console.print("\n[bold]description[/bold]")
     console.print(d["description"], markup=False)
     if d["rule_hits"]:
-        console.print("\n[bold]rule hits[/bold]")
+        console.print("\n[bold]why it went there[/bold] (rules that fired, in order)")
         for hit in d["rule_hits"]:
-            console.print(f"  {hit}", markup=False)
+            matched = "; ".join(f"{field}: {', '.join(words)}" for field, words in hit.get("matched", {}).items())
+            actions = ", ".join(f"{k}={hit[k]}" for k in ("department", "category", "grade") if hit.get(k))
+            flags = f" flags={','.join(hit['flags'])}" if hit.get("flags") else ""
+            console.print(f"  {hit.get('rule')} (weight {hit.get('weight', 0):g}) → {actions}{flags}  [{matched}]",
+                          markup=False)
     console.print("\n[bold]messages[/bold]")
     for m in d["messages"]:
         console.print(f"  {m['direction']:3} {m['date'] or '':25} {m['from'] or '':30} {m['subject']}", markup=False)
