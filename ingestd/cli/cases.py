@@ -63,16 +63,21 @@ def list_cases(
         console.print(cases_table(list_rows(session, limit, status)))
 
 
+def case_or_exit(session, case_no: str, missing: str | None = None) -> Case:  # type: ignore[no-untyped-def]
+    """The case with this number, or a message on stderr and exit status 1."""
+    case = session.exec(select(Case).where(Case.case_no == case_no)).first()
+    if case is None:
+        typer.echo(missing or f"no case {case_no}", err=True)
+        raise typer.Exit(1)
+    return case
+
+
 @app.command("show")
 def show(case_no: str, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Everything about one case: register entry, messages, attachments, history."""
     application = state.app()
     with application.db.read() as session:
-        case = session.exec(select(Case).where(Case.case_no == case_no)).first()
-        if case is None:
-            typer.echo(f"no case {case_no}", err=True)
-            raise typer.Exit(1)
-        data = case_to_dict(session, case)
+        data = case_to_dict(session, case_or_exit(session, case_no))
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return

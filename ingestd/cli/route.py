@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import select
 
+from ingestd.cli.cases import case_or_exit
 from ingestd.cli.context import state
 from ingestd.config.loader import ConfigError
 from ingestd.routing.engine import Facts, Router
@@ -69,10 +70,7 @@ def _explain(router: Router, target: str) -> None:
         return
     application = state.app()
     with application.db.read() as session:
-        case = session.exec(select(Case).where(Case.case_no == target)).first()
-        if case is None:
-            typer.echo(f"{target}: neither a file nor a case number", err=True)
-            raise typer.Exit(1)
+        case = case_or_exit(session, target, f"{target}: neither a file nor a case number")
         decision = router.decide(facts_of(session, case))
     show(console, decision, subject=case.subject, description=case.description,
          title=f"{case.case_no} (stored: {case.department} / {case.grade})")
