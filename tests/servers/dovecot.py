@@ -18,11 +18,13 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from imapclient import IMAPClient
 
@@ -82,7 +84,7 @@ namespace inbox {{
 }}
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {root}/users
+  args = scheme=PLAIN username_format=%u {root}/users/%u
 }}
 userdb {{
   driver = static
@@ -123,7 +125,9 @@ class DovecotServer:
 
     # -- life cycle --------------------------------------------------------------------------------
     def start(self, timeout: float = 20.0) -> None:
-        subprocess.run([self.binary, "-c", str(self.conf)], check=True, capture_output=True, timeout=timeout)
+        with open(self.root / "start.err", "wb") as err:  # the daemon keeps its stdio: no pipes to wait on
+            subprocess.run([self.binary, "-c", str(self.conf)], check=True, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=err, timeout=timeout)
         deadline = time.monotonic() + timeout
         while not _port_open(self.port):
             if time.monotonic() > deadline:
@@ -134,7 +138,8 @@ class DovecotServer:
         pidfile = self.root / "run" / "master.pid"
         if not pidfile.exists():
             return
-        subprocess.run([self.binary, "-c", str(self.conf), "stop"], capture_output=True, timeout=timeout)
+        subprocess.run([self.binary, "-c", str(self.conf), "stop"], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
         deadline = time.monotonic() + timeout
         while _port_open(self.port) or pidfile.exists():
             if time.monotonic() > deadline:
@@ -159,11 +164,18 @@ class DovecotServer:
         """A fresh user (and mailbox); returns the user name."""
         name = name or "u" + uuid.uuid4().hex[:10]
         self.users[name] = password
-        tmp = self.root / "users.tmp"
-        tmp.write_text("".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in self.users.items()))
+        tmp = self.root / "users" / f".{name}.tmp"  # one passwd-file per user: a new user needs no reload
+        tmp.write_text(f"{name}:{{PLAIN}}{password}::::::\n")
         tmp.chmod(0o644)
-        os.replace(tmp, self.root / "users")
+        os.replace(tmp, self.root / "users" / name)
         return name
+
+    def mailbox_config(self, user: str, name: str = "desk", **overrides: object) -> dict[str, object]:
+        """A `[[mailboxes]]` entry for `user` over plain IMAP on loopback (password from a file)."""
+        secret = self.root / f"pw-{user}"
+        secret.write_text(self.users[user])
+        return {"name": name, "host": "127.0.0.1", "port": self.port, "tls": "plain", "username": user,
+                "password": {"file": str(secret)}, "timeout_seconds": 10, **overrides}
 
     def client(self, user: str, *, timeout: float = 30.0) -> IMAPClient:
         c = IMAPClient("127.0.0.1", port=self.port, ssl=False, timeout=timeout)
@@ -206,7 +218,7 @@ class DovecotServer:
             (path / sub).mkdir(parents=True, exist_ok=True)
         n = 0
         stamp = int(time.time())
-        for n, data in enumerate(messages, 1):  # noqa: B007
+        for n, data in enumerate(messages, 1):
             name = f"{stamp}.M{n:08d}P{os.getpid()}.ingestd-test,S={len(data)}"
             (path / "new" / name).write_bytes(data)
         pw = pwd.getpwnam(MAIL_USER)
@@ -215,9 +227,8 @@ class DovecotServer:
             for f in files:
                 os.chown(os.path.join(dirpath, f), pw.pw_uid, pw.pw_gid)
         if folder != "INBOX":
-            with self.session(user) as c:
-                with contextlib.suppress(Exception):
-                    c.subscribe_folder(folder)
+            with self.session(user) as c, contextlib.suppress(Exception):
+                c.subscribe_folder(folder)
         self.doveadm("force-resync", "-u", user, folder)
         return n
 
@@ -230,7 +241,8 @@ class DovecotServer:
     def flags(self, user: str, folder: str) -> list[tuple[bytes, ...]]:
         with self.session(user) as c:
             c.select_folder(folder, readonly=True)
-            got = c.fetch("1:*", ["FLAGS"]) if c.folder_status(folder, [b"MESSAGES"])[b"MESSAGES"] else {}
+            uids = c.search("ALL")
+            got = c.fetch(uids, ["FLAGS"]) if uids else {}
             return [got[k][b"FLAGS"] for k in sorted(got)]
 
     def uidvalidity(self, user: str, folder: str) -> int:
@@ -290,8 +302,8 @@ def running_dovecot() -> Iterator[DovecotServer]:
     (root / "dovecot.conf").write_text(CONF.format(root=root, tag=uuid.uuid4().hex[:8], mail_user=MAIL_USER,
                                                    login_user=LOGIN_USER, port=port,
                                                    tls_port=tls_port if made else 0, ssl=ssl_conf))
-    (root / "users").write_text("")
-    (root / "users").chmod(0o644)
+    (root / "users").mkdir()
+    (root / "users").chmod(0o755)
     server = DovecotServer(root=root, port=port, tls_port=tls_port if made else 0, binary=binary,
                            cert=made[0] if made else None)
     server.start()
@@ -300,3 +312,110 @@ def running_dovecot() -> Iterator[DovecotServer]:
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+# -- helpers for tests that run the daemon against this server -------------------------------------------
+def wait_until(condition: Callable[[], object], timeout: float, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return bool(condition())
+
+
+@contextlib.contextmanager
+def running_daemon(app: object) -> Iterator[threading.Event]:
+    """`run_forever(app)` in a thread; stopped through its stop event (and must stop within 30 s)."""
+    from ingestd.daemon import run_forever
+
+    stop = threading.Event()
+    thread = threading.Thread(target=run_forever, args=(app,), kwargs={"stop": stop}, name="daemon", daemon=True)
+    thread.start()
+    try:
+        yield stop
+    finally:
+        stop.set()
+        thread.join(30)
+        if thread.is_alive():
+            raise AssertionError("run_forever did not stop within 30 s of its stop event")
+
+
+@contextlib.contextmanager
+def captured_logs(level: str = "DEBUG") -> Iterator[list[dict[str, Any]]]:
+    """loguru records (as dicts) logged while inside."""
+    from loguru import logger
+
+    records: list[dict[str, Any]] = []
+    sink_id = logger.add(lambda m: records.append(m.record), level=level)
+    try:
+        yield records
+    finally:
+        logger.remove(sink_id)
+
+
+class FaultyProxy:
+    """A loopback TCP proxy in front of the server that can misbehave on demand, for fault tests:
+    `cut_after` bytes from the server, it drops the connection (mid-FETCH, say); `blackhole`, it accepts
+    and never says a word (a hung server). Set either back to None/False to heal it."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.cut_after: int | None = None
+        self.blackhole = False
+        self.cuts = 0
+        self._listener = socket.socket()
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self.port = int(self._listener.getsockname()[1])
+        self._closed = threading.Event()
+        self._socks: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True, name="faulty-proxy").start()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            self._socks.append(client)
+            if self.blackhole:
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            self._socks.append(upstream)
+            budget = [self.cut_after]
+            threading.Thread(target=self._pump, args=(client, upstream, None), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, budget), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, budget: list[int | None] | None) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if budget is not None and budget[0] is not None:
+                    if len(data) >= budget[0]:
+                        dst.sendall(data[:budget[0]])
+                        self.cuts += 1
+                        break
+                    budget[0] -= len(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._listener.close()
+        for s in self._socks:
+            with contextlib.suppress(OSError):
+                s.close()
