@@ -40,7 +40,7 @@ def record(parsed: Parsed, match: ThreadMatch | None, decision: Classification |
     if match is None:
         assert decision is not None, "a new case needs a classification"
         case = register.add_case(_new_case(parsed, decision, case_numbers.allocate(
-            register.session, case_number_pattern, local_now), now))
+            register.session, case_number_pattern, local_now, register.case_scopes), now))
         assert case.id is not None
         case_id, case_no = case.id, case.case_no
     else:

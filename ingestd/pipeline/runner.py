@@ -32,7 +32,7 @@ from ingestd.pipeline.classify import Classifier, DefaultDepartment
 from ingestd.pipeline.items import Outcome, Parsed, Quarantine, RawInput
 from ingestd.pipeline.parse import parse
 from ingestd.pipeline.receive import receive
-from ingestd.pipeline.record import record
+from ingestd.pipeline.record import Recorded, record
 from ingestd.pipeline.respond import Responder, ResponseContext, respond
 from ingestd.pipeline.thread import thread
 from ingestd.store import case_numbers
@@ -163,21 +163,32 @@ class Intake:
     def _commit_batch(self, items: list[Parsed | ParseFailure | AlreadySeen], *,
                       retry: bool = False) -> Iterator[tuple[RawInput, Outcome]]:
         now = self.clock.now()
-        outcomes: list[tuple[RawInput, Outcome]] = []
-        with self.db.write() as session:
-            register = Register(session)
-            for item in items:
-                outcome = self._commit_one(item, register, now, retry=retry)
-                if retry and outcome.case_no:
-                    register.release(item.raw.sha256, outcome.case_no, now)
-                outcomes.append((item.raw, outcome))
-            self.blobs.flush()  # the files the rows point at are on disk before the rows are committed
+        try:  # the common case: every input goes in, no savepoints needed
+            outcomes = self._commit_all(items, now, retry=retry, guarded=False)
+        except _Unguarded:  # something failed: again, each input in its own savepoint
+            outcomes = self._commit_all(items, now, retry=retry, guarded=True)
         for raw, outcome in outcomes:
             _log_outcome(raw, outcome)
         yield from outcomes
 
+    def _commit_all(self, items: list[Parsed | ParseFailure | AlreadySeen], now: datetime, *, retry: bool,
+                    guarded: bool) -> list[tuple[RawInput, Outcome]]:
+        outcomes: list[tuple[RawInput, Outcome]] = []
+        with self.db.write() as session:
+            register = Register(session)
+            register.prefetch_message_ids(
+                mid for item in items if isinstance(item, Parsed)
+                for mid in (item.email.message_id, item.email.in_reply_to, *item.email.references) if mid)
+            for item in items:
+                outcome = self._commit_one(item, register, now, retry=retry, guarded=guarded)
+                if retry and outcome.case_no:
+                    register.release(item.raw.sha256, outcome.case_no, now)
+                outcomes.append((item.raw, outcome))
+            self.blobs.flush()  # the files the rows point at are on disk before the rows are committed
+        return outcomes
+
     def _commit_one(self, item: Parsed | ParseFailure | AlreadySeen, register: Register,
-                    now: datetime, *, retry: bool = False) -> Outcome:
+                    now: datetime, *, retry: bool = False, guarded: bool = True) -> Outcome:
         raw = item.raw
         if isinstance(item, AlreadySeen):
             seen = register.seen_input(raw.sha256)
@@ -185,33 +196,51 @@ class Intake:
                 return Outcome("duplicate", raw.source, raw.source_ref, raw.sha256, case_no=seen[1],
                                reason="already in quarantine" if seen[0] == "quarantine" else "already recorded")
             parsed = receive_and_parse(raw, self.settings.limits, self.blobs.root)  # gone since, or a retry
-            return self._commit_one(parsed, register, now, retry=retry)
+            return self._commit_one(parsed, register, now, retry=retry, guarded=guarded)
         # Not held when its batch was read; a concurrent twin is caught by the unique constraints below.
         if isinstance(item, ParseFailure):
             return self._park(register, raw, item.stage, item.kind, item.reason, item.traceback, now)
-        stage = "thread"
+        if not guarded:
+            try:
+                recorded = self._stages(item, register, now, [""])
+            except Exception as exc:
+                raise _Unguarded from exc
+            return self._recorded(item, register, recorded)
+        stage = ["thread"]
         try:
             with register.session.begin_nested():
-                match = thread(item, register, self.case_no_regex)
-                stage = "classify"
-                decision = self.classifier.classify(item) if match is None else None
-                stage = "record"
-                recorded = record(item, match, decision, register=register,
-                                  blobs=self.blobs, case_number_pattern=self.settings.store.case_number_pattern,
-                                  now=now, local_now=now.astimezone(self.zone))
-                stage = "respond"
-                respond(ResponseContext(item, recorded, decision, register, now), self.responders)
+                recorded = self._stages(item, register, now, stage)
         except IntegrityError:
             seen = register.seen_input(raw.sha256)  # another worker committed the same input first
             if seen is not None:
                 return Outcome("duplicate", raw.source, raw.source_ref, raw.sha256, case_no=seen[1],
                                reason="recorded concurrently")
-            return self._park(register, raw, stage, "failed", "integrity error", tb.format_exc(), now)
+            return self._park(register, raw, stage[0], "failed", "integrity error", tb.format_exc(), now)
         except Quarantine as q:
-            return self._park(register, raw, stage, q.kind, q.reason, None, now)
+            return self._park(register, raw, stage[0], q.kind, q.reason, None, now)
         except Exception as exc:
-            return self._park(register, raw, stage, "failed", f"{type(exc).__name__}: {exc}", tb.format_exc(), now)
+            return self._park(register, raw, stage[0], "failed", f"{type(exc).__name__}: {exc}", tb.format_exc(), now)
+        return self._recorded(item, register, recorded)
+
+    def _stages(self, item: Parsed, register: Register, now: datetime, stage: list[str]) -> Recorded:
+        """thread → classify → record → respond, in the caller's transaction; `stage[0]` says where it is."""
+        stage[0] = "thread"
+        match = thread(item, register, self.case_no_regex)
+        stage[0] = "classify"
+        decision = self.classifier.classify(item) if match is None else None
+        stage[0] = "record"
+        recorded = record(item, match, decision, register=register, blobs=self.blobs,
+                          case_number_pattern=self.settings.store.case_number_pattern,
+                          now=now, local_now=now.astimezone(self.zone))
+        stage[0] = "respond"
+        respond(ResponseContext(item, recorded, decision, register, now), self.responders)
+        return recorded
+
+    @staticmethod
+    def _recorded(item: Parsed, register: Register, recorded: Recorded) -> Outcome:
+        register.remember(item.email.message_id, recorded.case_id, recorded.case_no)
         status = "created" if recorded.created else "threaded"
+        raw = item.raw
         return Outcome(status, raw.source, raw.source_ref, raw.sha256, case_no=recorded.case_no)
 
     def _park(self, register: Register, raw: RawInput, stage: str, kind: str, reason: str,
@@ -241,6 +270,10 @@ class Intake:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=count, mp_context=get_context("forkserver"))
         return self._pool
+
+
+class _Unguarded(Exception):
+    """An input failed in the savepoint-free fast path: the batch is redone with a savepoint per input."""
 
 
 @dataclass(slots=True)

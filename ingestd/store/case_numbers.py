@@ -58,14 +58,18 @@ def matcher(pattern: str) -> re.Pattern[str]:
     return re.compile(r"(?<![\w-])" + "".join(out) + r"(?!\d)")
 
 
-def allocate(session: Session, pattern: str, when: datetime) -> str:
+def allocate(session: Session, pattern: str, when: datetime, known_scopes: set[str] | None = None) -> str:
+    """The next number; `known_scopes` (per transaction) saves creating the counter row again."""
     scope = scope_of(pattern, when)
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        insert = "INSERT INTO case_counters (scope, last) VALUES (:s, 0) ON CONFLICT (scope) DO NOTHING"
-    else:
-        insert = "INSERT OR IGNORE INTO case_counters (scope, last) VALUES (:s, 0)"
-    session.execute(text(insert), {"s": scope})
+    if known_scopes is None or scope not in known_scopes:
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
+            insert = "INSERT INTO case_counters (scope, last) VALUES (:s, 0) ON CONFLICT (scope) DO NOTHING"
+        else:
+            insert = "INSERT OR IGNORE INTO case_counters (scope, last) VALUES (:s, 0)"
+        session.execute(text(insert), {"s": scope})
+        if known_scopes is not None:
+            known_scopes.add(scope)
     seq = session.execute(
         text("UPDATE case_counters SET last = last + 1 WHERE scope = :s RETURNING last"), {"s": scope}
     ).scalar_one()

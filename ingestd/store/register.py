@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -16,9 +17,36 @@ class Register:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self.case_scopes: set[str] = set()  # case-number counters known to exist in this transaction
+        self._by_message_id: dict[str, tuple[int, str]] = {}
+        self._looked_up: set[str] = set()
 
     # -- lookups (threading, idempotency) -------------------------------------------------------
+    def prefetch_message_ids(self, message_ids: Iterable[str]) -> None:
+        """Look up a whole batch's Message-IDs (own, In-Reply-To, References) in one query per 500."""
+        wanted = [m for m in dict.fromkeys(message_ids) if m and m not in self._looked_up]
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            rows = self.session.exec(
+                select(Message.message_id, Case.id, Case.case_no)
+                .join(Case, Message.case_id == Case.id)
+                .where(Message.message_id.in_(chunk))  # type: ignore[union-attr]
+            ).all()
+            for mid, case_id, case_no in rows:
+                self._by_message_id.setdefault(mid, (case_id, case_no))
+            self._looked_up.update(chunk)
+
+    def remember(self, message_id: str | None, case_id: int, case_no: str) -> None:
+        """A message committed in this transaction: later inputs of the batch thread onto it."""
+        if message_id:
+            self._by_message_id.setdefault(message_id, (case_id, case_no))
+            self._looked_up.add(message_id)
+
     def case_by_message_id(self, message_id: str) -> tuple[int, str] | None:
+        if message_id in self._by_message_id:
+            return self._by_message_id[message_id]
+        if message_id in self._looked_up:
+            return None
         row = self.session.exec(
             select(Case.id, Case.case_no)
             .join(Message, Message.case_id == Case.id)

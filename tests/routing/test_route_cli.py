@@ -49,7 +49,7 @@ def test_replay_shows_changes_and_applies_only_when_asked(tmp_path: Path) -> Non
     applied = ingestd(tmp_path, "route", "--replay", "--since", "2020-01-01", "--apply")
     assert "changed" in applied.stdout
     export = [json.loads(line) for line in ingestd(tmp_path, "cases", "export").stdout.splitlines()]
-    moved = [c for c in export if c["case_no"] == billing[0]["case_no"]][0]
+    moved = next(c for c in export if c["case_no"] == billing[0]["case_no"])
     assert moved["department"] == "legal"
     assert moved["events"][-1]["kind"] == "case.rerouted"
     assert moved["events"][-1]["detail"]["before"]["department"] == "billing"
