@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ingestd.cli import cases as cases_cmd
 from ingestd.cli import quarantine as quarantine_cmd
+from ingestd.cli import route as route_cmd
 from ingestd.cli.context import State, state
 from ingestd.config import ConfigError
 
@@ -21,6 +22,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
                   help="ingestd: complaint intake from mailboxes, scan folders and files into a case register.")
 app.add_typer(cases_cmd.app, name="cases")
 app.add_typer(quarantine_cmd.app, name="quarantine")
+app.command("route")(route_cmd.route)
 console = Console()
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import traceback as tb
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
@@ -158,6 +159,8 @@ class Intake:
             except Exception as exc:  # the worker died (killed, out of memory): parse here instead
                 logger.bind(source=raw.source).warning("parse worker failed ({}); parsing in process", exc)
                 results[i] = receive_and_parse(raw, self.settings.limits, self.blobs.root)
+                if isinstance(exc, BrokenProcessPool):
+                    self.close()  # a new pool for the next batch
         return [r if r is not None else AlreadySeen(pending.batch[i]) for i, r in enumerate(results)]
 
     def _commit_batch(self, items: list[Parsed | ParseFailure | AlreadySeen], *,
@@ -184,7 +187,7 @@ class Intake:
                 if retry and outcome.case_no:
                     register.release(item.raw.sha256, outcome.case_no, now)
                 outcomes.append((item.raw, outcome))
-            self.blobs.flush()  # the files the rows point at are on disk before the rows are committed
+            self.blobs.sync()  # the files the rows point at are on disk before the rows are committed
         return outcomes
 
     def _commit_one(self, item: Parsed | ParseFailure | AlreadySeen, register: Register,
