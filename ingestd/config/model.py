@@ -54,6 +54,7 @@ class IntakeConfig(Strict):
     default_department: str = "triage"
     batch_size: int = Field(default=50, ge=1, le=1000)
     parse_workers: int = Field(default=0, ge=0, le=64)  # 0: one per CPU core for bulk imports
+    repeat_window_days: int = Field(default=90, ge=1)  # an earlier case this recent makes a repeat complainant
 
 
 class DropFolder(Strict):

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 from multiprocessing import get_context
 from pathlib import Path
@@ -230,6 +230,10 @@ class Intake:
         stage[0] = "thread"
         match = thread(item, register, self.case_no_regex)
         stage[0] = "classify"
+        if match is None:
+            who = item.email.complainant
+            item.repeat_complainant = register.has_earlier_case(
+                who.email, who.phone, now - timedelta(days=self.settings.intake.repeat_window_days))
         decision = self.classifier.classify(item) if match is None else None
         stage[0] = "record"
         recorded = record(item, match, decision, register=register, blobs=self.blobs,

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlmodel import Session, select
 
 from ingestd.store.models import Attachment, Case, CaseEvent, Message, QuarantineEntry
@@ -58,6 +58,15 @@ class Register:
     def case_by_number(self, case_no: str) -> tuple[int, str] | None:
         row = self.session.exec(select(Case.id, Case.case_no).where(Case.case_no == case_no)).first()
         return (row[0], row[1]) if row else None
+
+    def has_earlier_case(self, email: str | None, phone: str | None, since: datetime) -> bool:
+        """Has this complainant (same email or phone) opened a case since `since`?"""
+        conditions = [c for c in (Case.complainant_email == email if email else None,
+                                  Case.complainant_phone == phone if phone else None) if c is not None]
+        if not conditions:
+            return False
+        row = self.session.exec(select(Case.id).where(or_(*conditions), Case.received_at >= since).limit(1)).first()
+        return row is not None
 
     def seen_input(self, sha256: str) -> tuple[str, str | None] | None:
         """("case", case_no) if these exact bytes are on a case, ("quarantine", None) if parked."""

@@ -175,3 +175,19 @@ def test_case_numbers_count_up_and_never_repeat(make_app: Callable[..., App], db
     numbers = [(a if i % 2 else b).intake.take(raw(complaint(subject=f"c{i}"))).case_no for i in range(6)]
     assert len(set(numbers)) == 6
     assert [int(n.rsplit("-", 1)[1]) for n in numbers] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_second_case_from_the_same_complainant_is_seen_as_repeat(make_app: Callable[..., App], db_url: str,
+                                                                    tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Given a rule for repeat complainants, when the same complainant (same phone, other address) opens a
+    second case, then the second one is flagged by that rule and the first is not."""
+    rules = tmp_path / "routing.toml"
+    rules.write_text('grades = ["high", "low"]\n[[rules]]\nname = "again"\nrepeat = true\nflags = ["repeat"]\n'
+                     'grade = "high"\n')
+    app = make_app(db_url, routing={"file": str(rules)})
+    first = app.intake.take(raw(complaint(subject="第一次投诉", body="快递延误。电话：13800138000")))
+    second = app.intake.take(raw(complaint(subject="又是延误", body="还是没到。电话：13800138000",
+                                           sender="另一个 <other@example.com>")))
+    assert "repeat" not in (get_case(app, first.case_no).flags or [])
+    case = get_case(app, second.case_no)
+    assert "repeat" in (case.flags or []) and case.grade == "high"
