@@ -31,19 +31,21 @@ def codec_for(label: str | None) -> str | None:
     """The Python codec to use for a declared label, or None when the label names nothing we know."""
     if not label:
         return None
-    name = label.strip().strip("\"'").lower()
+    name = re.sub(r"[^a-z0-9_\-.:]", "", label.lower())  # damaged labels: quotes, NUL, spaces
+    if not name:
+        return None
     if name in SUPERSETS:
         return SUPERSETS[name] or None
     try:
         return codecs.lookup(name).name
-    except LookupError:
+    except (LookupError, ValueError):
         base = re.sub(r"[^a-z0-9]+$", "", name.split("-purple")[0])
         for candidate in (base, name.replace("_", "-"), name.replace("x-", "")):
             if candidate in SUPERSETS:
                 return SUPERSETS[candidate] or None
             try:
                 return codecs.lookup(candidate).name
-            except LookupError:
+            except (LookupError, ValueError):
                 continue
     return None
 

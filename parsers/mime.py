@@ -73,6 +73,8 @@ def parse_email(raw: bytes, *, max_attachment_bytes: int | None = None) -> Parse
         raise
     except RecursionError:
         raise UnparseableInput("MIME structure nested too deeply") from None
+    except Exception as exc:  # damage we have not met yet: park it with the reason, never crash intake
+        raise UnparseableInput(f"unreadable MIME structure ({type(exc).__name__}: {exc})") from exc
 
 
 def _precheck(raw: bytes) -> bytes:
@@ -298,7 +300,7 @@ def _walk(part: Message, walk: _Walk, limit: int | None, depth: int) -> None:
         walk.defects.append("MIME nesting over 40 levels: rest ignored")
         return
     ctype = part.get_content_type()
-    payload = part.get_payload()
+    payload = _raw_payload(part)
     if part.is_multipart() and isinstance(payload, list):
         if ctype == "message/rfc822" or ctype == "message/global":
             for inner in payload:
@@ -343,8 +345,17 @@ def _walk(part: Message, walk: _Walk, limit: int | None, depth: int) -> None:
     ))
 
 
+def _raw_payload(part: Message) -> object:
+    """The payload as the parser stored it; the standard library's decoding of it can raise on a
+    damaged charset label, so fall back to what it holds internally."""
+    try:
+        return part.get_payload()
+    except (ValueError, LookupError, TypeError):
+        return part._payload  # the only way to the undecoded payload
+
+
 def _payload_bytes(part: Message, lifted: dict[str, bytes]) -> bytes:
-    raw = part.get_payload()
+    raw = _raw_payload(part)
     if lifted and isinstance(raw, str) and raw.strip() in lifted:
         return lifted[raw.strip()]
     try:
@@ -353,7 +364,6 @@ def _payload_bytes(part: Message, lifted: dict[str, bytes]) -> bytes:
         data = None
     if isinstance(data, bytes):
         return data
-    raw = part.get_payload()
     if isinstance(raw, str):
         return raw.encode("utf-8", "surrogateescape")
     return b""
