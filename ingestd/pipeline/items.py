@@ -67,6 +67,7 @@ class Parsed:
     demands: str = ""
     repeat_complainant: bool = False  # set before classify when the register knows an earlier case of theirs
     attachment_digests: list[str] | None = None  # set when a worker has already put the attachments in the store
+    attachment_sizes: list[int] | None = None  # set when the attachment contents were left in the store
 
 
 OutcomeStatus = Literal["created", "threaded", "duplicate", "quarantined"]

@@ -34,8 +34,9 @@ def record(parsed: Parsed, match: ThreadMatch | None, decision: Classification |
     if digests is None:
         blobs.put(raw.data, raw.sha256)
         digests = [blobs.put(att.data) for att in email.attachments]
-    attachment_rows = [_attachment_row(digest, att.filename, att.content_type, len(att.data), now)
-                       for digest, att in zip(digests, email.attachments, strict=True)]
+    sizes = parsed.attachment_sizes or [len(att.data) for att in email.attachments]
+    attachment_rows = [_attachment_row(digest, att.filename, att.content_type, size, now)
+                       for digest, att, size in zip(digests, email.attachments, sizes, strict=True)]
 
     if match is None:
         assert decision is not None, "a new case needs a classification"

@@ -75,6 +75,19 @@ def receive_and_parse(raw: RawInput, limits: LimitsConfig, blob_root: Path | Non
         return ParseFailure(raw, stage, "failed", f"{type(exc).__name__}: {exc}", tb.format_exc())
 
 
+def parse_in_worker(raw: RawInput, limits: LimitsConfig, blob_root: Path) -> Parsed | ParseFailure:
+    """receive_and_parse in a worker process, returning only what the transaction needs: the raw bytes
+    and attachment contents are in the blob store by now, so they are not pickled back."""
+    result = receive_and_parse(raw, limits, blob_root)
+    result.raw = RawInput(data=b"", source=raw.source, source_ref=raw.source_ref, channel=raw.channel,
+                          mailbox=raw.mailbox, extra=raw.extra, _sha256=raw.sha256)
+    if isinstance(result, Parsed) and result.attachment_digests is not None:
+        result.attachment_sizes = [len(a.data) for a in result.email.attachments]
+        for attachment in result.email.attachments:
+            attachment.data = b""
+    return result
+
+
 _BLOB_STORES: dict[Path, BlobStore] = {}
 
 
@@ -145,7 +158,7 @@ class Intake:
             if raw.sha256 in known:
                 continue  # held already: the transaction says so without parsing again
             if pool is not None and len(raw.data) <= IN_PROCESS_PARSE_BYTES:
-                pending.futures[i] = pool.submit(receive_and_parse, raw, self.settings.limits, root)
+                pending.futures[i] = pool.submit(parse_in_worker, raw, self.settings.limits, root)
             else:
                 pending.results[i] = receive_and_parse(raw, self.settings.limits, root)
         return pending
@@ -156,6 +169,7 @@ class Intake:
             raw = pending.batch[i]
             try:
                 results[i] = fut.result()
+                results[i].raw = raw  # the worker sent back a copy without the bytes
             except Exception as exc:  # the worker died (killed, out of memory): parse here instead
                 logger.bind(source=raw.source).warning("parse worker failed ({}); parsing in process", exc)
                 results[i] = receive_and_parse(raw, self.settings.limits, self.blobs.root)
