@@ -9,6 +9,7 @@ from ingestd.config import LoadedConfig
 from ingestd.pipeline.runner import Intake
 from ingestd.routing.reload import ReloadingRouter
 from ingestd.sources.dropfolder import DropFolderSource
+from ingestd.sources.imap import MailboxSource
 from ingestd.store.blobs import BlobStore
 from ingestd.store.db import Database
 
@@ -21,6 +22,7 @@ class App:
     intake: Intake
     clock: Clock = SYSTEM_CLOCK
     drop_folders: list[DropFolderSource] = field(default_factory=list)
+    mailboxes: list[MailboxSource] = field(default_factory=list)
 
     @property
     def router(self) -> ReloadingRouter | None:
@@ -32,6 +34,8 @@ class App:
         return self.config.settings
 
     def close(self) -> None:
+        for mailbox in self.mailboxes:
+            mailbox.close()
         self.intake.close()
         self.db.dispose()
 
@@ -45,4 +49,6 @@ def build_app(config: LoadedConfig, *, clock: Clock = SYSTEM_CLOCK, migrate: boo
     router = ReloadingRouter(settings.routing.file) if settings.routing.file else None
     intake = Intake(db, blobs, settings, classifier=router, clock=clock)
     folders = [DropFolderSource(f) for f in settings.sources.folders]
-    return App(config=config, db=db, blobs=blobs, intake=intake, clock=clock, drop_folders=folders)
+    mailboxes = [MailboxSource(m, db) for m in settings.mailboxes]
+    return App(config=config, db=db, blobs=blobs, intake=intake, clock=clock, drop_folders=folders,
+               mailboxes=mailboxes)

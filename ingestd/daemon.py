@@ -18,6 +18,8 @@ from loguru import logger
 
 from ingestd.app import App
 from ingestd.sources.dropfolder import DropFolderSource
+from ingestd.sources.imap import Progress
+from ingestd.sources.imap_idle import start_idle_watchers
 
 
 def poll_drop_folder(app: App, source: DropFolderSource,
@@ -31,11 +33,13 @@ def poll_drop_folder(app: App, source: DropFolderSource,
     return counts
 
 
-def run_once(app: App) -> Counter[str]:
+def run_once(app: App, *, progress: Progress | None = None) -> Counter[str]:
     """One pass over every source, then return (for cron-style use and for tests)."""
     total: Counter[str] = Counter()
     for source in app.drop_folders:
         total += poll_drop_folder(app, source)
+    for mailbox in app.mailboxes:  # every folder, once; a faulty one logs a line and the others go on
+        total += mailbox.take_once(app.intake, progress=progress)
     return total
 
 
@@ -50,14 +54,23 @@ def run_forever(app: App, *, stop: threading.Event | None = None) -> None:
     if app.router is not None:
         scheduler.add_job(_guarded("routing", app.router.check), "interval",
                           seconds=app.settings.routing.reload_seconds, id="reload:routing")
+    for mailbox in app.mailboxes:
+        for sync in mailbox.folders:
+            scheduler.add_job(sync.scheduled_pass, "interval", args=(app.intake, stop),
+                              seconds=sync.config.poll_seconds, id=f"poll:{sync.source_id}",
+                              next_run_time=sync.first_poll_at(app.clock.now()))
     _install_signal_handlers(stop)
     scheduler.start()
-    logger.info("ingestd running: {} drop folder(s)", len(app.drop_folders))
+    watchers = start_idle_watchers(app.mailboxes, app.intake, stop)
+    logger.info("ingestd running: {} drop folder(s), {} mailbox(es)", len(app.drop_folders), len(app.mailboxes))
     try:
         while not stop.wait(0.5):
             pass
     finally:
         logger.info("stopping: finishing the input in hand")
+        stop.set()
+        for watcher in watchers:
+            watcher.join(timeout=30)
         scheduler.shutdown(wait=True)
         logger.info("stopped")
 

@@ -42,6 +42,16 @@ def pg_server() -> Iterator[object]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[object]:
+    """A private Dovecot IMAP server (loopback, plain + implicit-TLS ports); each test adds its own user."""
+    from tests.servers.dovecot import dovecot_bin, running_dovecot
+
+    need(dovecot_bin() is not None, "Dovecot not installed (apt-get install dovecot-imapd) or not running as root")
+    with running_dovecot() as server:
+        yield server
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty register: once on SQLite, once on PostgreSQL."""

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ingestd.cli import cases as cases_cmd
+from ingestd.cli import mailboxes as mailboxes_cmd
 from ingestd.cli import quarantine as quarantine_cmd
 from ingestd.cli import route as route_cmd
 from ingestd.cli.context import State, state
@@ -22,6 +23,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
                   help="ingestd: complaint intake from mailboxes, scan folders and files into a case register.")
 app.add_typer(cases_cmd.app, name="cases")
 app.add_typer(quarantine_cmd.app, name="quarantine")
+app.add_typer(mailboxes_cmd.app, name="mailboxes")
 app.command("route")(route_cmd.route)
 console = Console()
 
@@ -47,7 +49,8 @@ def run(once: Annotated[bool, typer.Option("--once", help="One pass over every s
     application = state.app()
     try:
         if once:
-            counts = run_once(application)
+            with mailboxes_cmd.BarProgress() as progress:
+                counts = run_once(application, progress=progress)
             _print_counts(counts)
         else:
             run_forever(application)
@@ -57,13 +60,24 @@ def run(once: Annotated[bool, typer.Option("--once", help="One pass over every s
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help=".eml files, mbox files, Maildir folders, or folders of them.")],
+    paths: Annotated[list[Path], typer.Argument(help=".eml files, mbox files, Maildir folders, or folders of them; "
+                                                     "or imap://NAME for a configured mailbox (taken once).")],
     workers: Annotated[int | None, typer.Option(help="Parser processes (default: one per core).")] = None,
 ) -> None:
     """Take messages from files (read-only: nothing is moved). Running it again adds nothing."""
     from ingestd.sources.files import count_inputs, read_inputs
 
     application = state.app()
+    mailbox_names = [n for n in map(mailboxes_cmd.imap_name, paths) if n]
+    if mailbox_names:
+        try:
+            if len(mailbox_names) != len(paths):
+                raise typer.BadParameter("give either imap://NAME mailboxes or files, not both")
+            counts, ok = mailboxes_cmd.ingest_mailboxes(application, mailbox_names)
+        finally:
+            application.close()
+        _print_counts(counts)
+        raise typer.Exit(0 if ok else 1)
     for p in paths:
         if not p.exists():
             raise typer.BadParameter(f"no such file or folder: {p}")

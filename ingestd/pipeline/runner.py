@@ -12,8 +12,9 @@ input does not spoil its neighbours.
 
 from __future__ import annotations
 
+import threading
 import traceback as tb
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -120,6 +121,7 @@ class Intake:
         self.zone = ZoneInfo(settings.store.timezone)
         self.case_no_regex = case_numbers.matcher(settings.store.case_number_pattern)
         self._pool: Executor | None = None
+        self._pool_lock = threading.Lock()  # IDLE threads and scheduled jobs share one Intake
 
     # -- public -----------------------------------------------------------------------------------
     def take(self, raw: RawInput, *, retry: bool = False) -> Outcome:
@@ -144,9 +146,10 @@ class Intake:
             yield from self._commit_batch(self._collect(pending))
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
+                self._pool = None
 
     # -- stages -----------------------------------------------------------------------------------
     def _submit(self, batch: list[RawInput], workers: int | None) -> Pending:
@@ -288,9 +291,10 @@ class Intake:
             count = os.cpu_count() or 1
         if count <= 1:
             return None
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=count, mp_context=get_context("forkserver"))
-        return self._pool
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(max_workers=count, mp_context=get_context("forkserver"))
+            return self._pool
 
 
 class _Unguarded(Exception):
@@ -313,5 +317,3 @@ def _log_outcome(raw: RawInput, outcome: Outcome) -> None:
     else:
         logger.bind(case=outcome.case_no).info("{} from {}", outcome.status, raw.source)
 
-
-OnOutcome = Callable[[RawInput, Outcome], None]

@@ -14,7 +14,6 @@ from loguru import logger
 
 from ingestd.config.loader import ConfigError
 from ingestd.pipeline.items import Classification, Parsed
-from ingestd.routing.engine import Router
 from ingestd.routing.loader import load_router
 
 
@@ -52,7 +51,3 @@ class ReloadingRouter:
             return hashlib.sha256(self.path.read_bytes()).hexdigest()
         except OSError:
             return None
-
-    @property
-    def current(self) -> Router:
-        return self.router

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
 from ingestd.store.models import Attachment, Case, CaseEvent, Message, QuarantineEntry
@@ -130,10 +130,3 @@ class Register:
             entry.status, entry.last_at = "released", at
             entry.case_id = found[0] if found else None
             self.session.add(entry)
-
-    def counts(self) -> dict[str, int]:
-        cases = self.session.exec(select(func.count()).select_from(Case)).one()
-        parked = self.session.exec(
-            select(func.count()).select_from(QuarantineEntry).where(QuarantineEntry.status == "parked")
-        ).one()
-        return {"cases": int(cases), "quarantined": int(parked)}

@@ -119,7 +119,7 @@ def test_hot_reload_in_the_running_daemon_within_5_seconds(tmp_path: Path) -> No
         assert app.intake.take(RawInput(complaint(subject="late", body="late"), "t")).case_no
         path.write_text(GOOD.replace('department = "ops"', 'department = "desk"').replace('"late"]', '"late", "slow"]'))
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and "slow" not in app.router.current.index.keywords:
+        while time.monotonic() < deadline and "slow" not in app.router.router.index.keywords:
             time.sleep(0.1)
         outcome = app.intake.take(RawInput(complaint(subject="slow", body="slow"), "t"))
         with app.db.read() as session:

@@ -271,7 +271,8 @@ def _make_cert(root: Path) -> tuple[Path, Path] | None:
         return None
     cert, key = root / "cert.pem", root / "key.pem"
     out = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                          "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                          "-subj", "/CN=127.0.0.1",
+                          "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
                          capture_output=True, timeout=60)
     if out.returncode != 0:
         return None
