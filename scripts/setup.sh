@@ -25,4 +25,4 @@ UV=$(command -v uv || echo .venv-tools/bin/uv)
 extras=()
 [ "${INGESTD_SETUP_TEST:-0}" = 1 ] && extras=(--extra test)
 export UV_PYTHON_DOWNLOADS=never
-"$UV" sync --locked -q --python "$(command -v python3)" "${extras[@]}"
+"$UV" sync --locked --inexact -q --python "$(command -v python3)" "${extras[@]}"
