@@ -164,7 +164,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--batch", type=int, default=200, help="messages per UID FETCH (both sides)")
     ap.add_argument("--workers", type=int, default=None,
-                    help="intake.parse_workers for ingestd (default: the config default, one per core)")
+                    help="intake.parse_workers for ingestd (default: the config default, auto)")
     ap.add_argument("--profile", type=Path, default=None, help="cProfile the last ingest run into this file")
     ap.add_argument("--no-record", action="store_true", help="print only; do not write results")
     args = ap.parse_args()

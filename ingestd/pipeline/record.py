@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from ingestd.pipeline.items import Classification, Parsed, ThreadMatch
 from ingestd.store import case_numbers
@@ -20,11 +21,10 @@ from ingestd.store.register import Register
 
 @dataclass(slots=True)
 class Recorded:
-    case: Case | None  # None when the message joined an existing case
     case_id: int
     case_no: str
-    message: Message
-    created: bool
+    message_row_id: int  # the inbound message's row
+    created: bool  # a new case, rather than a message joining one
 
 
 def record(parsed: Parsed, match: ThreadMatch | None, decision: Classification | None, *, register: Register,
@@ -38,21 +38,19 @@ def record(parsed: Parsed, match: ThreadMatch | None, decision: Classification |
     attachment_rows = [_attachment_row(digest, att.filename, att.content_type, size, now)
                        for digest, att, size in zip(digests, email.attachments, sizes, strict=True)]
 
+    created = match is None
     if match is None:
         assert decision is not None, "a new case needs a classification"
-        case = register.add_case(_new_case(parsed, decision, case_numbers.allocate(
-            register.session, case_number_pattern, local_now, register.case_scopes), now))
-        assert case.id is not None
-        case_id, case_no = case.id, case.case_no
+        case_no = case_numbers.allocate(register.session, case_number_pattern, local_now, register.case_scopes)
+        case_id = register.insert_values(Case, _new_case(parsed, decision, case_no, now))
     else:
-        case, case_id, case_no = None, match.case_id, match.case_no
+        case_id, case_no = match.case_id, match.case_no
 
-    message = register.add_message(_inbound_message(parsed, case_id, now))
+    message_row_id = register.insert_values(Message, _inbound_message(parsed, case_id, now))
     for row in attachment_rows:
-        row.case_id, row.message_id = case_id, message.id
-        register.add_attachment(row)
+        register.insert_values(Attachment, {**row, "case_id": case_id, "message_id": message_row_id})
 
-    if case is not None and decision is not None:
+    if created and decision is not None:
         register.log_event(case_id, "case.opened", now, channel=raw.channel, source=raw.source,
                            source_ref=raw.source_ref, message_id=email.message_id, attachments=len(attachment_rows),
                            defects=email.defects)
@@ -64,15 +62,15 @@ def record(parsed: Parsed, match: ThreadMatch | None, decision: Classification |
         register.log_event(case_id, "message.added", now, how=match.how, source=raw.source,
                            message_id=email.message_id, attachments=len(attachment_rows))
         register.touch_case(case_id, now)
-    return Recorded(case=case, case_id=case_id, case_no=case_no, message=message, created=case is not None)
+    return Recorded(case_id=case_id, case_no=case_no, message_row_id=message_row_id, created=created)
 
 
-def _new_case(parsed: Parsed, decision: Classification, case_no: str, now: datetime) -> Case:
+def _new_case(parsed: Parsed, decision: Classification, case_no: str, now: datetime) -> dict[str, Any]:
     raw, email = parsed.raw, parsed.email
     who = email.complainant
     flags = list(dict.fromkeys(decision.flags + (["forwarded"] if email.forwarded else [])
                                + (["anonymous"] if who.anonymous else [])))
-    return Case(
+    return dict(
         case_no=case_no,
         channel=raw.channel,
         status="open",
@@ -101,9 +99,9 @@ def _new_case(parsed: Parsed, decision: Classification, case_no: str, now: datet
     )
 
 
-def _inbound_message(parsed: Parsed, case_id: int, now: datetime) -> Message:
+def _inbound_message(parsed: Parsed, case_id: int, now: datetime) -> dict[str, Any]:
     raw, email = parsed.raw, parsed.email
-    return Message(
+    return dict(
         case_id=case_id,
         direction="in",
         dedupe_key=f"in:{email.message_id or ''}:{raw.sha256}"[:600],
@@ -126,10 +124,9 @@ def _inbound_message(parsed: Parsed, case_id: int, now: datetime) -> Message:
     )
 
 
-def _attachment_row(digest: str, name: str, content_type: str, size: int, now: datetime) -> Attachment:
-    return Attachment(case_id=0, sha256=digest, filename=safe_filename(name), original_name=name or "",
-                      content_type=(content_type or "application/octet-stream")[:200], size=size,
-                      created_at=now)
+def _attachment_row(digest: str, name: str, content_type: str, size: int, now: datetime) -> dict[str, Any]:
+    return dict(sha256=digest, filename=safe_filename(name), original_name=name or "",
+                content_type=(content_type or "application/octet-stream")[:200], size=size, created_at=now)
 
 
 def _cut(value: str | None, limit: int) -> str | None:

@@ -285,10 +285,11 @@ class Intake:
 
     def _executor(self, workers: int | None) -> Executor | None:
         count = self.settings.intake.parse_workers if workers is None else workers
-        if count == 0:
+        if count == 0:  # auto: a pool pays off only with cores to spare beside the committing process
             import os
 
-            count = os.cpu_count() or 1
+            cores = os.cpu_count() or 1
+            count = cores - 1 if cores >= 4 else 1
         if count <= 1:
             return None
         with self._pool_lock:
