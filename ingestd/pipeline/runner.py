@@ -25,7 +25,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from loguru import logger
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlmodel import select
 
 from ingestd.clock import SYSTEM_CLOCK, Clock
@@ -238,6 +238,8 @@ class Intake:
             return self._park(register, raw, stage[0], "failed", "integrity error", tb.format_exc(), now)
         except Quarantine as q:
             return self._park(register, raw, stage[0], q.kind, q.reason, None, now)
+        except (OperationalError, InterfaceError):
+            raise  # the database is down or busy: not this input's fault; its source keeps it for later
         except Exception as exc:
             return self._park(register, raw, stage[0], "failed", f"{type(exc).__name__}: {exc}", tb.format_exc(), now)
         return self._recorded(item, register, recorded)

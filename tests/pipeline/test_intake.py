@@ -191,3 +191,25 @@ def test_a_second_case_from_the_same_complainant_is_seen_as_repeat(make_app: Cal
     assert "repeat" not in (get_case(app, first.case_no).flags or [])
     case = get_case(app, second.case_no)
     assert "repeat" in (case.flags or []) and case.grade == "high"
+
+
+class DatabaseGoneResponder:
+    name = "database-gone"
+
+    def respond(self, ctx: ResponseContext) -> None:
+        from sqlalchemy.exc import OperationalError
+
+        raise OperationalError("INSERT ...", {}, Exception("server closed the connection unexpectedly"))
+
+
+def test_a_database_outage_is_not_blamed_on_the_input(app: App) -> None:
+    """Given a database error in the middle of recording, when an input is taken, then the error reaches
+    the source (which keeps the input for later) and nothing is parked in quarantine."""
+    from sqlalchemy.exc import OperationalError
+
+    app.intake.responders = [DatabaseGoneResponder()]
+    with pytest.raises(OperationalError):
+        app.intake.take(raw(complaint()))
+    app.intake.responders = []
+    assert count(app, QuarantineEntry) == 0 and count(app, Case) == 0
+    assert app.intake.take(raw(complaint())).status == "created"
