@@ -131,3 +131,16 @@ def test_a_25mb_attachment_goes_in_under_200mb_of_memory(tmp_path: Path) -> None
 def test_samples_folder_is_bundled() -> None:
     """Given the installed package, then the demo's sample messages are there."""
     assert len(list(SAMPLES.glob("*.eml"))) >= 20
+
+
+def test_quarantine_retry_counts_an_attempt_and_keeps_bad_input_parked(tmp_path: Path) -> None:
+    """Given the demo's not-an-email sample in quarantine, when `quarantine retry 1` runs, then it is parked
+    again with attempts 2 (nothing is lost or duplicated), and retrying nothing is refused."""
+    assert ingestd(tmp_path, "demo").returncode == 0
+    retried = ingestd(tmp_path, "quarantine", "retry", "1")
+    assert retried.returncode == 0 and retried.stdout.startswith("1: quarantined")
+    shown = ingestd(tmp_path, "quarantine", "show", "1")
+    assert "attempts" in shown.stdout and " 2" in shown.stdout.split("attempts")[1].splitlines()[0]
+    listed = ingestd(tmp_path, "quarantine", "list")
+    assert "quarantine (1)" in listed.stdout
+    assert ingestd(tmp_path, "quarantine", "retry").returncode == 2
