@@ -22,7 +22,6 @@ if ! command -v uv >/dev/null 2>&1 && [ ! -x .venv-tools/bin/uv ]; then
   .venv-tools/bin/pip install -q uv
 fi
 UV=$(command -v uv || echo .venv-tools/bin/uv)
-extras=()
-[ "${INGESTD_SETUP_TEST:-0}" = 1 ] && extras=(--extra test)
 export UV_PYTHON_DOWNLOADS=never
-"$UV" sync --locked --inexact -q --python "$(command -v python3)" "${extras[@]}"
+# One environment for the demo and the tests (the test tools are small), so neither removes the other's.
+"$UV" sync --locked --extra test -q --python "$(command -v python3)"
