@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import select
+from sqlmodel import or_, select
 
 from ingestd.cli.cases import case_or_exit
 from ingestd.cli.context import state
@@ -67,58 +67,83 @@ def _explain(router: Router, target: str) -> None:
         decision = router.classify(parsed)
         show(console, decision, subject=parsed.email.subject, title=str(path),
              description=parsed.email.description or parsed.email.body_text)
+        console.print("(a file is explained as a first-time complainant: the register is not looked at)",
+                      style="dim")
         return
     application = state.app()
     with application.db.read() as session:
         case = case_or_exit(session, target, f"{target}: neither a file nor a case number")
-        decision = router.decide(facts_of(session, case))
+        decision = router.decide(facts_of(session, case, application.settings.intake.repeat_window_days))
     show(console, decision, subject=case.subject, description=case.description,
          title=f"{case.case_no} (stored: {case.department} / {case.grade})")
 
 
-def facts_of(session, case: Case) -> Facts:  # type: ignore[no-untyped-def]
-    """What routing sees, rebuilt from a stored case (its first inbound message and attachments)."""
+def facts_of(session, case: Case, repeat_window_days: int = 90) -> Facts:  # type: ignore[no-untyped-def]
+    """What routing saw, rebuilt from a stored case: its first inbound message, its attachments, and whether
+    the complainant had an earlier case in the repeat window when this one came in (the question intake
+    asked before classifying it)."""
     first = session.exec(select(Message).where(Message.case_id == case.id, Message.direction == "in")
                          .order_by(Message.id)).first()
     names = session.exec(select(Attachment.filename).where(Attachment.case_id == case.id)).all()
     fields = case.fields or {}
     return Facts(subject=fold(case.subject), description=fold(case.description), attachments=fold("\n".join(names)),
                  sender=(first.from_addr or "") if first else "", mailbox=fields.get("mailbox") or "",
-                 source=case.source, channel=case.channel, repeat="repeat" in (case.flags or []))
+                 source=case.source, channel=case.channel, repeat=_was_repeat(session, case, repeat_window_days))
+
+
+def _was_repeat(session, case: Case, window_days: int) -> bool:  # type: ignore[no-untyped-def]
+    conditions = [c for c in (Case.complainant_email == case.complainant_email if case.complainant_email else None,
+                              Case.complainant_phone == case.complainant_phone if case.complainant_phone else None)
+                  if c is not None]
+    if not conditions:
+        return False
+    since = case.received_at - timedelta(days=window_days)
+    return session.exec(select(Case.id).where(or_(*conditions), Case.id < case.id, Case.received_at >= since)
+                        .limit(1)).first() is not None
+
+
+def _rule_flags(rule_hits: list[dict] | None) -> set[str]:  # type: ignore[type-arg]
+    return {f for hit in rule_hits or [] for f in hit.get("flags", [])}
 
 
 def _replay(router: Router, since: datetime, apply: bool) -> None:
     application = state.app()
+    window = application.settings.intake.repeat_window_days
     now = application.clock.now()
     changes = []
     with application.db.write() as session:
         cases = session.exec(select(Case).where(Case.received_at >= since).order_by(Case.id)).all()
         register = Register(session)
         for case in cases:
-            decision = router.decide(facts_of(session, case))
+            decision = router.decide(facts_of(session, case, window))
             before = (case.department, case.category, case.grade)
             after = (decision.department, decision.category, decision.grade)
-            if before == after:
+            old_flags, new_flags = _rule_flags(case.rule_hits), set(decision.flags)
+            if before == after and old_flags == new_flags:
                 continue
-            changes.append((case.case_no, before, after, decision.decided_by))
+            flag_change = " ".join([*(f"+{f}" for f in sorted(new_flags - old_flags)),
+                                    *(f"-{f}" for f in sorted(old_flags - new_flags))])
+            changes.append((case.case_no, before, after, flag_change, decision.decided_by))
             if apply:
                 case.department, case.category, case.grade = after
                 case.rule_hits, case.updated_at = decision.rule_hits, now
-                case.flags = list(dict.fromkeys([*(case.flags or []), *decision.flags]))
+                # flags the old rules set and the new ones do not are dropped; flags from elsewhere stay
+                kept = [f for f in case.flags or [] if f not in old_flags or f in new_flags]
+                case.flags = list(dict.fromkeys([*kept, *decision.flags]))
                 session.add(case)
                 register.log_event(case.id, "case.rerouted", now, actor="route --replay",
                                    before=dict(zip(("department", "category", "grade"), before, strict=True)),
                                    after=dict(zip(("department", "category", "grade"), after, strict=True)),
-                                   rule=decision.decided_by)
+                                   flags=flag_change, rule=decision.decided_by)
         if not apply:
             session.rollback()
-    table = Table(title=f"{len(changes)} of {len(cases)} cases would change" if not apply
-                  else f"{len(changes)} of {len(cases)} cases changed")
-    for col in ("case", "department", "category", "grade", "by rule"):
+    verb = "changed" if apply else "would change"
+    table = Table(title=f"{len(changes)} of {len(cases)} cases {verb} (since {since:%Y-%m-%d})")
+    for col in ("case", "department", "category", "grade", "flags", "decided by"):
         table.add_column(col)
-    for case_no, before, after, rule in changes:
-        table.add_row(case_no, *(f"{b or '-'} → {a or '-'}" if b != a else (a or "-") for b, a in zip(before, after,
-                                                                                                       strict=True)), rule)
+    for case_no, before, after, flag_change, rule in changes:
+        cells = [f"{b or '-'} → {a or '-'}" if b != a else (a or "-") for b, a in zip(before, after, strict=True)]
+        table.add_row(case_no, *cells, flag_change, rule)
     console.print(table)
     if changes and not apply:
         console.print("nothing was changed; run again with --apply to store these decisions")

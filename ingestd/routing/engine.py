@@ -1,8 +1,10 @@
 """The Router: rules compiled once, then a pure function from a parsed input to a Classification.
 
 Department: the highest total weight of the rules that fired wins; a tie goes to the department whose
-first rule comes earlier; no rule, the default department. Grade: every rule that fired with a grade
-counts and the highest grade wins (等级从高). A rule with `stop = true` ends the evaluation when it fires.
+first rule comes earlier; no rule, the default department. Category: that of the heaviest rule that
+fired for the winning department (or for none), else of the heaviest rule that fired. Grade: every rule
+that fired with a grade counts and the highest grade wins (等级从高). A rule with `stop = true` ends the
+evaluation when it fires.
 Every decision carries its reasons: the rules that fired and the words that matched, per field.
 """
 
@@ -171,8 +173,9 @@ class Router:
         else:
             department, decided_by = self.routing.default_department, "default"
         with_category = [h for h in hits if h.rule.rule.category]
-        category = max(with_category, key=lambda h: (h.rule.rule.weight, -h.rule.index)).rule.rule.category \
-            if with_category else None
+        agreeing = [h for h in with_category if h.rule.rule.department in (None, department)]
+        pool = agreeing or with_category  # the category of the winning department's heaviest rule, if it has one
+        category = max(pool, key=lambda h: (h.rule.rule.weight, -h.rule.index)).rule.rule.category if pool else None
         grades = [h.rule.rule.grade for h in hits if h.rule.rule.grade in self.grade_rank]
         grade = min(grades, key=self.grade_rank.__getitem__) if grades else \
             (self.routing.default_grade or self.routing.lowest_grade)

@@ -43,6 +43,10 @@ def show(console: Console, decision: Classification, *, subject: str, descriptio
                       f"{hit.get('department_score', ''):g}" if hit.get("department_score") is not None else "",
                       hit["category"] or "", hit["grade"] or "", ", ".join(hit["flags"]),
                       matched + (" [stop]" if hit["stop"] else ""))
+    scores = {h["department"]: h["department_score"] for h in decision.rule_hits if h.get("department_score")}
+    if scores:
+        console.print("department scores: " + ", ".join(f"{d} {s:g}" for d, s in sorted(
+            scores.items(), key=lambda item: -item[1])), markup=False)
     if decision.rule_hits:
         console.print(table)
     else:

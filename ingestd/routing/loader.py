@@ -9,7 +9,8 @@ from pydantic import ValidationError
 
 from ingestd.config.loader import ConfigError, Problem, locate, parse_toml, problems_from
 from ingestd.routing.engine import Router
-from ingestd.routing.model import RoutingFile
+from ingestd.routing.matcher import KeywordIndex
+from ingestd.routing.model import RoutingFile, Rule
 from ingestd.routing.text import fold, fold_pattern
 
 
@@ -47,8 +48,13 @@ def cross_check(routing: RoutingFile, text: str, name: str) -> list[Problem]:
         problems.append(Problem(name, locate(text, loc), message))
 
     departments = [d.key for d in routing.departments]
-    for key in {k for k in departments if departments.count(k) > 1}:
-        problem(("departments",), f"department {key!r} is defined more than once")
+    for i, key in enumerate(departments):
+        if key in departments[:i]:
+            problem(("departments", i, "key"), f"department {key!r} is defined more than once")
+    category_keys = [c.key for c in routing.categories]
+    for i, key in enumerate(category_keys):
+        if key in category_keys[:i]:
+            problem(("categories", i, "key"), f"category {key!r} is defined more than once")
     if departments and routing.default_department not in departments:
         problem(("default_department",), f"default_department {routing.default_department!r} is not a department")
     if len(set(routing.grades)) != len(routing.grades):
@@ -57,6 +63,7 @@ def cross_check(routing: RoutingFile, text: str, name: str) -> list[Problem]:
         problem(("default_grade",), f"default_grade {routing.default_grade!r} is not one of grades")
     categories = {c.key for c in routing.categories}
     seen_names: dict[str, int] = {}
+    stopped_by: Rule | None = None  # an earlier rule with no condition and `stop = true`: nothing after it runs
     for i, rule in enumerate(routing.rules):
         where = ("rules", i)
         label = f"rule {rule.name!r}"
@@ -76,15 +83,34 @@ def cross_check(routing: RoutingFile, text: str, name: str) -> list[Problem]:
                 problem((*where, "regex"), f"{label}: bad regular expression #{j + 1} {pattern!r}: {exc}")
         problems.extend(Problem(name, locate(text, (*where, key)), f"{label}: {msg}")
                         for key, msg in _never_fires(rule))
-        if not (rule.department or rule.category or rule.grade or rule.flags):
-            problem(where, f"{label}: has no action (department, category, grade or flags)")
+        for j, sender in enumerate(rule.sender):
+            if "@" not in sender:
+                problem((*where, "sender"), f"{label}: sender #{j + 1} {sender!r} is neither an address nor "
+                                            "\"@domain\": it never matches")
+        if stopped_by is not None:
+            problem(where, f"{label}: can never fire: rule {stopped_by.name!r} before it has no condition and "
+                           "`stop = true`")
+        elif rule.stop and not _has_condition(rule):
+            stopped_by = rule
+        if not (rule.department or rule.category or rule.grade or rule.flags or rule.stop):
+            problem(where, f"{label}: has no action (department, category, grade, flags or stop)")
     return problems
 
 
-def _never_fires(rule) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def _has_condition(rule: Rule) -> bool:
+    return bool(rule.any or rule.all or rule.none or rule.regex or rule.sender or rule.mailbox or rule.attachment_any
+                or rule.channel is not None or rule.repeat is not None)
+
+
+def _contains(word: str, keyword: str) -> bool:
+    """Would `keyword` be found in a text that contains `word`? (CJK anywhere, Latin as a whole word.)"""
+    return bool(KeywordIndex([keyword]).find(word))
+
+
+def _never_fires(rule: Rule) -> list[tuple[str, str]]:
     """Conditions that contradict each other, so that the rule can never fire."""
     out: list[tuple[str, str]] = []
-    none = {fold(w).strip() for w in rule.none}
+    none = {fold(w).strip() for w in rule.none} - {""}
     for key in ("any", "all", "none", "attachment_any"):
         empty = [w for w in getattr(rule, key) if not fold(w).strip()]
         if empty:
@@ -96,6 +122,14 @@ def _never_fires(rule) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     required = sorted({fold(w).strip() for w in rule.all} & none)
     if required:
         out.append(("none", f"keyword(s) {', '.join(required)} are in both `all` and `none`: the rule can never fire"))
+    blocked_all = sorted(f"{w} (contains {n})" for w in {fold(w).strip() for w in rule.all} - none - {""}
+                         for n in none if _contains(w, n))
+    if blocked_all:
+        out.append(("none", f"`all` keyword(s) {', '.join(blocked_all)} always bring a `none` keyword with them: "
+                            "the rule can never fire"))
+    positive_any = {fold(w).strip() for w in rule.any} - {""}
+    if positive_any and all(any(_contains(w, n) for n in none) for w in positive_any) and not positive_any <= none:
+        out.append(("none", "every `any` keyword contains a `none` keyword: the rule can never fire"))
     if not rule.fields and (rule.any or rule.all or rule.regex):
         out.append(("fields", "`fields` is empty: its keywords and regexes are never looked for"))
     return out

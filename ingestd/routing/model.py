@@ -65,7 +65,7 @@ class Rule(Strict):
 
 class RoutingFile(Strict):
     default_department: str = "triage"
-    grades: list[str] = Field(default_factory=lambda: ["major", "general", "minor"])  # highest first
+    grades: list[str] = Field(default_factory=lambda: ["major", "general", "minor"], min_length=1)  # highest first
     default_grade: str | None = None  # when no rule sets a grade; default: the lowest
     departments: list[Department] = Field(default_factory=list)
     categories: list[Category] = Field(default_factory=list)

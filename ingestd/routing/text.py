@@ -38,5 +38,6 @@ def fold_pattern(pattern: str) -> str:
 
 
 def is_word_char(ch: str) -> bool:
-    """Latin letters and digits form words; CJK characters do not need boundaries."""
-    return ch.isascii() and ch.isalnum()
+    """Letters and digits of alphabetic scripts (Latin, accented Latin, Greek, Cyrillic) form words, so their
+    keywords need boundaries; CJK ideographs, kana and everything from U+2E80 up do not."""
+    return ch.isalnum() and ord(ch) < 0x2E80

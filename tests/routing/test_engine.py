@@ -179,3 +179,109 @@ department = "logistics"
     assert r.classify(parsed("prerefund")).department == "triage"
     d = r.classify(parsed("包裹損壞"))
     assert d.rule_hits[0]["matched"] == {"subject": ["损坏"]}
+
+
+def test_fields_restrict_where_keywords_are_looked_for() -> None:
+    """Given a rule that looks at the subject only, when the keyword is only in the description, then it does
+    not fire; when it is in the subject, it does."""
+    r = router(BASE + '[[rules]]\nname = "subj"\nany = ["紧急"]\nfields = ["subject"]\ndepartment = "legal"\n')
+    assert r.classify(parsed("紧急：快递", "")).department == "legal"
+    assert r.classify(parsed("快递", "紧急")).department == "triage"
+
+
+def test_category_follows_the_winning_department() -> None:
+    """Given an earlier, heavier billing rule and two logistics rules that outweigh it together, when all fire,
+    then the case goes to logistics with the logistics category, not the heavier billing one."""
+    r = router(BASE + '''
+[[categories]]
+key = "billing_error"
+[[categories]]
+key = "delay"
+[[rules]]
+name = "bill"
+any = ["扣费"]
+department = "billing"
+category = "billing_error"
+weight = 5
+[[rules]]
+name = "late"
+any = ["延误"]
+department = "logistics"
+category = "delay"
+weight = 3
+[[rules]]
+name = "courier"
+any = ["快递"]
+department = "logistics"
+weight = 3
+[[rules]]
+name = "lawyer"
+any = ["律师"]
+department = "legal"
+weight = 20
+''')
+    d = r.classify(parsed("快递延误还扣费"))
+    assert (d.department, d.category) == ("logistics", "delay")
+    scores = {h["rule"]: h.get("department_score") for h in d.rule_hits}
+    assert scores == {"bill": 5, "late": 6, "courier": 6}
+    d = r.classify(parsed("快递延误还扣费，已找律师"))  # legal has no category rule: the heaviest one's
+    assert (d.department, d.category) == ("legal", "billing_error")
+
+
+def test_stop_keeps_the_rules_that_fired_before_it() -> None:
+    """Given a rule, then a stop rule, then a third rule, when all would match, then the first two count and
+    the third is never looked at."""
+    r = router(BASE + '''
+[[rules]]
+name = "one"
+any = ["快递"]
+department = "logistics"
+[[rules]]
+name = "halt"
+any = ["律师"]
+department = "legal"
+weight = 0.5
+stop = true
+[[rules]]
+name = "three"
+any = ["快递"]
+department = "billing"
+weight = 9
+''')
+    d = r.classify(parsed("快递 律师"))
+    assert [h["rule"] for h in d.rule_hits] == ["one", "halt"] and d.department == "logistics"
+    assert d.rule_hits[1]["stop"] is True
+
+
+def test_whole_words_for_accented_latin_and_mixed_keywords() -> None:
+    """Given keywords in accented Latin and mixed Latin/Chinese, when texts vary, then Latin edges need word
+    boundaries (also after Chinese text) and Chinese edges do not."""
+    r = router(BASE + '[[rules]]\nname = "w"\nany = ["café", "iphone屏幕"]\ndepartment = "legal"\n')
+    assert r.classify(parsed("在CAFÉ里")).department == "legal"
+    assert r.classify(parsed("cafés")).department == "triage"
+    assert r.classify(parsed("我的iPhone屏幕碎了")).department == "legal"
+    assert r.classify(parsed("myiphone屏幕")).department == "triage"
+
+
+def test_traditional_letter_matches_simplified_keywords() -> None:
+    """Given Simplified keywords, when a letter arrives in Traditional characters with full-width digits and
+    letters, then the keywords match and the matched words are reported in their Simplified form."""
+    r = router(BASE + '''
+[[rules]]
+name = "refund"
+all = ["退款", "态度"]
+regex = ['\\d+\\s*元']
+department = "billing"
+''')
+    d = r.classify(parsed("關於退款", "客服態度惡劣，至今未退還５００元。", channel="letter"))
+    assert d.department == "billing"
+    assert d.rule_hits[0]["matched"] == {"description": ["500元", "态度"], "subject": ["退款"]}
+
+
+def test_classification_is_a_pure_function() -> None:
+    """Given the same input classified twice by one router, then the decisions are equal and nothing in the
+    input changed."""
+    r = router(BASE + '[[rules]]\nname = "a"\nany = ["快递"]\ndepartment = "logistics"\nflags = ["x"]\n')
+    p = parsed("快递", "快递")
+    first, second = r.classify(p), r.classify(p)
+    assert first == second and p.email.subject == "快递"

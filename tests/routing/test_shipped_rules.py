@@ -22,6 +22,11 @@ CASES = [
     ("Injured in store", "A shelf fell and I was injured, six stitches in hospital.", "triage", "重大", None),
     ("赔偿", "要求赔偿人民币5万元", "triage", "重大", None),
     ("一点建议", "建议门店延长营业时间", "triage", "轻微", None),
+    ("退款", "订单取消一周了退款还没到", "billing", "一般", "billing_error"),
+    ("Refund not received", "I returned the shoes but was never refunded.", "billing", "一般", "billing_error"),
+    ("The driver was rude", "Your driver shouted at my mother and hung up on me.", "customer_service", "一般",
+     "staff_conduct"),
+    ("I will sue", "My parcel was late again. My lawyer will file a lawsuit.", "legal", "重大", "delivery_delay"),
 ]
 
 
@@ -34,3 +39,18 @@ def test_shipped_rules_route_sensibly(subject: str, text: str, department: str, 
     assert (decision.department, decision.grade) == (department, grade), decision.rule_hits
     if category:
         assert decision.category == category
+
+
+def test_shipped_rules_use_mailbox_attachments_channel_and_repeat() -> None:
+    """Given the shipped rules, when a complaint comes through the finance mailbox, with an invoice attached,
+    as a letter in Traditional characters, or from a repeat complainant, then those rules take part."""
+    router = load_router(SHIPPED)
+    d = router.classify(parsed("请处理", "上次说的事还没处理", mailbox="finance"))
+    assert d.department == "billing" and d.decided_by == "finance-mailbox"
+    d = router.classify(parsed("请处理", "见附件", attachments=("電子發票.pdf",)))
+    assert d.department == "billing" and "invoice_attached" in d.flags
+    d = router.classify(parsed("", "貴公司配送員態度惡劣，包裹損壞。", channel="letter"))
+    assert d.department == "logistics" and d.category == "damaged_goods" and "written" in d.flags
+    assert router.classify(parsed("一点建议", "建议延长营业时间")).grade == "轻微"
+    d = router.classify(parsed("一点建议", "建议延长营业时间", repeat=True))
+    assert d.grade == "一般" and "repeat" in d.flags  # the higher of 轻微 (suggestion) and 一般 (repeat)
