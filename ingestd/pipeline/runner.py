@@ -26,7 +26,6 @@ from zoneinfo import ZoneInfo
 
 from loguru import logger
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
-from sqlmodel import select
 
 from ingestd.clock import SYSTEM_CLOCK, Clock
 from ingestd.config.model import LimitsConfig, Settings
@@ -40,7 +39,6 @@ from ingestd.pipeline.thread import thread
 from ingestd.store import case_numbers
 from ingestd.store.blobs import BlobStore
 from ingestd.store.db import Database
-from ingestd.store.models import Message, QuarantineEntry
 from ingestd.store.register import Register
 
 IN_PROCESS_PARSE_BYTES = 2 * 1024 * 1024  # bigger inputs are parsed here, not shipped to a worker
@@ -280,10 +278,7 @@ class Intake:
     def _known_digests(self, digests: list[str]) -> set[str]:
         """Which of these inputs the register holds already, on a case or parked in quarantine."""
         with self.db.read() as session:
-            on_cases = session.exec(select(Message.raw_sha256).where(Message.raw_sha256.in_(digests)))  # type: ignore[union-attr]
-            parked = session.exec(select(QuarantineEntry.raw_sha256).where(
-                QuarantineEntry.raw_sha256.in_(digests), QuarantineEntry.status == "parked"))  # type: ignore[attr-defined]
-            return {d for d in on_cases if d} | set(parked)
+            return set(Register(session).held_inputs(digests))
 
     def _executor(self, workers: int | None) -> Executor | None:
         count = self.settings.intake.parse_workers if workers is None else workers

@@ -62,43 +62,35 @@ class BlobStore:
 
     def put(self, data: bytes, sha256: str | None = None) -> str:
         digest = sha256 or hashlib.sha256(data).hexdigest()
-        return self._write(digest, (data,))
+        if not self.path(digest).exists():
+            self._write((data,), digest)
+        return digest
 
     def put_chunks(self, chunks: Iterable[bytes]) -> tuple[str, int]:
         """Stream chunks to disk, hashing on the way; returns (sha256, size)."""
-        hasher = hashlib.sha256()
+        return self._write(chunks, None)
+
+    def read(self, sha256: str) -> bytes:
+        return self.path(sha256).read_bytes()
+
+    def _write(self, chunks: Iterable[bytes], digest: str | None) -> tuple[str, int]:
+        """Write to a temporary file and rename it into place; hash on the way when no digest is given."""
+        hasher = hashlib.sha256() if digest is None else None
         size = 0
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp)
         try:
             with os.fdopen(fd, "wb") as fh:
                 for chunk in chunks:
-                    hasher.update(chunk)
+                    if hasher is not None:
+                        hasher.update(chunk)
                     size += len(chunk)
                     fh.write(chunk)
-            digest = hasher.hexdigest()
-            self._place(Path(tmp_name), digest)
-            return digest, size
-        except OSError as exc:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise BlobStoreError(f"cannot write to blob store {self.root}: {exc.strerror or exc}") from exc
-
-    def read(self, sha256: str) -> bytes:
-        return self.path(sha256).read_bytes()
-
-    def _write(self, digest: str, chunks: Iterable[bytes]) -> str:
-        final = self.path(digest)
-        if final.exists():
-            return digest
-        fd, tmp_name = tempfile.mkstemp(dir=self._tmp)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                for chunk in chunks:
-                    fh.write(chunk)
+            digest = digest or hasher.hexdigest()  # type: ignore[union-attr]
             self._place(Path(tmp_name), digest)
         except OSError as exc:
             Path(tmp_name).unlink(missing_ok=True)
             raise BlobStoreError(f"cannot write to blob store {self.root}: {exc.strerror or exc}") from exc
-        return digest
+        return digest, size
 
     def _place(self, tmp: Path, digest: str) -> None:
         final = self.path(digest)

@@ -69,22 +69,25 @@ class Register:
         row = self.session.exec(select(Case.id).where(or_(*conditions), Case.received_at >= since).limit(1)).first()
         return row is not None
 
+    def held_inputs(self, digests: list[str]) -> dict[str, tuple[str, str | None]]:
+        """Which of these inputs the register holds already: sha256 → ("case", case_no) for bytes on a
+        case, ("quarantine", None) for bytes parked in quarantine."""
+        held: dict[str, tuple[str, str | None]] = {}
+        for digest, case_no in self.session.exec(
+            select(Message.raw_sha256, Case.case_no)
+            .join(Case, Message.case_id == Case.id)
+            .where(Message.raw_sha256.in_(digests), Message.direction == "in")  # type: ignore[union-attr]
+        ):
+            held.setdefault(digest, ("case", case_no))
+        for digest in self.session.exec(
+            select(QuarantineEntry.raw_sha256)
+            .where(QuarantineEntry.raw_sha256.in_(digests), QuarantineEntry.status == "parked")  # type: ignore[attr-defined]
+        ):
+            held.setdefault(digest, ("quarantine", None))
+        return held
+
     def seen_input(self, sha256: str) -> tuple[str, str | None] | None:
-        """("case", case_no) if these exact bytes are on a case, ("quarantine", None) if parked."""
-        row = self.session.exec(
-            select(Case.case_no)
-            .join(Message, Message.case_id == Case.id)
-            .where(Message.raw_sha256 == sha256, Message.direction == "in")
-            .limit(1)
-        ).first()
-        if row:
-            return ("case", row)
-        parked = self.session.exec(
-            select(QuarantineEntry.id).where(
-                QuarantineEntry.raw_sha256 == sha256, QuarantineEntry.status == "parked"
-            )
-        ).first()
-        return ("quarantine", None) if parked else None
+        return self.held_inputs([sha256]).get(sha256)
 
     # -- writes ---------------------------------------------------------------------------------
     def insert_values(self, model: type[SQLModel], values: dict[str, Any]) -> int:
