@@ -10,8 +10,10 @@ from ingestd.pipeline.runner import Intake
 from ingestd.routing.reload import ReloadingRouter
 from ingestd.sources.dropfolder import DropFolderSource
 from ingestd.sources.imap import MailboxSource
+from ingestd.sources.scans import ScanFolderSource
 from ingestd.store.blobs import BlobStore
 from ingestd.store.db import Database
+from outbound.service import Outbound
 
 
 @dataclass
@@ -23,6 +25,8 @@ class App:
     clock: Clock = SYSTEM_CLOCK
     drop_folders: list[DropFolderSource] = field(default_factory=list)
     mailboxes: list[MailboxSource] = field(default_factory=list)
+    scans: list[ScanFolderSource] = field(default_factory=list)  # scanned letters (OCR worker per folder)
+    outbound: Outbound | None = None  # acknowledgements, notifications, replies; the outbox sender
 
     @property
     def router(self) -> ReloadingRouter | None:
@@ -36,6 +40,8 @@ class App:
     def close(self) -> None:
         for mailbox in self.mailboxes:
             mailbox.close()
+        for scan in self.scans:
+            scan.close()
         self.intake.close()
         self.db.dispose()
 
@@ -47,8 +53,12 @@ def build_app(config: LoadedConfig, *, clock: Clock = SYSTEM_CLOCK, migrate: boo
         db.migrate()
     blobs = BlobStore(settings.store.blob_dir)
     router = ReloadingRouter(settings.routing.file) if settings.routing.file else None
-    intake = Intake(db, blobs, settings, classifier=router, clock=clock)
+    outbound = Outbound(settings, db, blobs, clock=clock,
+                        directory=router.department_contacts if router is not None else None,
+                        department_names=router.department_name if router is not None else None)
+    intake = Intake(db, blobs, settings, classifier=router, clock=clock, responders=outbound.responders())
     folders = [DropFolderSource(f) for f in settings.sources.folders]
     mailboxes = [MailboxSource(m, db) for m in settings.mailboxes]
+    scans = [ScanFolderSource(s, known=intake._known_digests) for s in settings.scans]
     return App(config=config, db=db, blobs=blobs, intake=intake, clock=clock, drop_folders=folders,
-               mailboxes=mailboxes)
+               mailboxes=mailboxes, scans=scans, outbound=outbound)

@@ -36,10 +36,12 @@ def poll_drop_folder(app: App, source: DropFolderSource,
 def run_once(app: App, *, progress: Progress | None = None) -> Counter[str]:
     """One pass over every source, then return (for cron-style use and for tests)."""
     total: Counter[str] = Counter()
-    for source in app.drop_folders:
+    for source in [*app.drop_folders, *app.scans]:
         total += poll_drop_folder(app, source)
     for mailbox in app.mailboxes:  # every folder, once; a faulty one logs a line and the others go on
         total += mailbox.take_once(app.intake, progress=progress)
+    if app.outbound is not None:  # what this pass queued (acknowledgements, notifications) goes out now
+        _guarded("outbox", app.outbound.drain)()
     return total
 
 
@@ -47,13 +49,19 @@ def run_forever(app: App, *, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
     scheduler = BackgroundScheduler(timezone=app.settings.store.timezone,
                                     job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
-    for source in app.drop_folders:
+    for source in [*app.drop_folders, *app.scans]:
         scheduler.add_job(_guarded(source.source_id, poll_drop_folder, app, source), "interval",
                           seconds=source.config.poll_seconds, id=f"poll:{source.source_id}",
                           next_run_time=app.clock.now())
+    for scan in app.scans:  # load the OCR models now: a broken engine shows at start, not at the first letter
+        _guarded(scan.source_id, scan.start)()
     if app.router is not None:
         scheduler.add_job(_guarded("routing", app.router.check), "interval",
                           seconds=app.settings.routing.reload_seconds, id="reload:routing")
+    if app.outbound is not None:
+        scheduler.add_job(_guarded("outbox", app.outbound.drain), "interval",
+                          seconds=app.settings.outbound.send_interval_seconds, id="send:outbox",
+                          next_run_time=app.clock.now())
     for mailbox in app.mailboxes:
         for sync in mailbox.folders:
             scheduler.add_job(sync.scheduled_pass, "interval", args=(app.intake, stop),
@@ -62,7 +70,8 @@ def run_forever(app: App, *, stop: threading.Event | None = None) -> None:
     _install_signal_handlers(stop)
     scheduler.start()
     watchers = start_idle_watchers(app.mailboxes, app.intake, stop)
-    logger.info("ingestd running: {} drop folder(s), {} mailbox(es)", len(app.drop_folders), len(app.mailboxes))
+    logger.info("ingestd running: {} drop folder(s), {} scan folder(s), {} mailbox(es)", len(app.drop_folders),
+                len(app.scans), len(app.mailboxes))
     try:
         while not stop.wait(0.5):
             pass

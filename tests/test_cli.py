@@ -134,13 +134,16 @@ def test_samples_folder_is_bundled() -> None:
 
 
 def test_quarantine_retry_counts_an_attempt_and_keeps_bad_input_parked(tmp_path: Path) -> None:
-    """Given the demo's not-an-email sample in quarantine, when `quarantine retry 1` runs, then it is parked
-    again with attempts 2 (nothing is lost or duplicated), and retrying nothing is refused."""
+    """Given the demo's not-an-email sample in quarantine (beside its bounce for a message ingestd never sent),
+    when `quarantine retry ID` runs, then it is parked again with attempts 2 (nothing is lost or duplicated),
+    and retrying nothing is refused."""
     assert ingestd(tmp_path, "demo").returncode == 0
-    retried = ingestd(tmp_path, "quarantine", "retry", "1")
-    assert retried.returncode == 0 and retried.stdout.startswith("1: quarantined")
-    shown = ingestd(tmp_path, "quarantine", "show", "1")
-    assert "attempts" in shown.stdout and " 2" in shown.stdout.split("attempts")[1].splitlines()[0]
     listed = ingestd(tmp_path, "quarantine", "list")
-    assert "quarantine (1)" in listed.stdout
+    assert "quarantine (2)" in listed.stdout and "bounce for unknown message" in listed.stdout
+    entry = next(line.split("│")[1].strip() for line in listed.stdout.splitlines() if "not-an-email" in line)
+    retried = ingestd(tmp_path, "quarantine", "retry", entry)
+    assert retried.returncode == 0 and retried.stdout.startswith(f"{entry}: quarantined")
+    shown = ingestd(tmp_path, "quarantine", "show", entry)
+    assert "attempts" in shown.stdout and " 2" in shown.stdout.split("attempts")[1].splitlines()[0]
+    assert "quarantine (2)" in ingestd(tmp_path, "quarantine", "list").stdout
     assert ingestd(tmp_path, "quarantine", "retry").returncode == 2

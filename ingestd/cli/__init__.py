@@ -14,7 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ingestd.cli import cases as cases_cmd
 from ingestd.cli import mailboxes as mailboxes_cmd
+from ingestd.cli import outbox as outbox_cmd
 from ingestd.cli import quarantine as quarantine_cmd
+from ingestd.cli import reply as reply_cmd
 from ingestd.cli import route as route_cmd
 from ingestd.cli.context import State, state
 from ingestd.config import ConfigError
@@ -25,6 +27,8 @@ app.add_typer(cases_cmd.app, name="cases")
 app.add_typer(quarantine_cmd.app, name="quarantine")
 app.add_typer(mailboxes_cmd.app, name="mailboxes")
 app.command("route")(route_cmd.route)
+app.add_typer(outbox_cmd.app, name="outbox")
+app.command("reply")(reply_cmd.reply)
 console = Console()
 
 

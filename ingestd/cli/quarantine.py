@@ -85,5 +85,25 @@ def retry(
 def retry_entry(application, entry: QuarantineEntry):  # type: ignore[no-untyped-def]
     """Take the parked bytes again; success releases the entry in the same transaction, a new failure
     parks it again with one more attempt."""
-    raw = RawInput(data=application.blobs.read(entry.raw_sha256), source=entry.source, source_ref=entry.source_ref)
+    data = application.blobs.read(entry.raw_sha256)
+    if entry.source.startswith("scan:"):  # a scanned letter: read it again (OCR), as its scan folder would
+        return _retry_letter(application, entry, data)
+    raw = RawInput(data=data, source=entry.source, source_ref=entry.source_ref)
     return application.intake.take(raw, retry=True)
+
+
+def _retry_letter(application, entry: QuarantineEntry, data: bytes):  # type: ignore[no-untyped-def]
+    """With the settings of the scan folder it came from; if that folder is no longer configured, the defaults."""
+    from ingestd.config.scans import ScanFolder
+    from ingestd.sources.scans import LetterReader
+
+    name = entry.source.split(":", 1)[1] or "retry"
+    config = next((s for s in application.settings.scans if s.name == name), None) \
+        or ScanFolder(name=name, path=application.settings.store.data_dir)
+    reader = LetterReader(config)  # no `known` check: a parked scan is by definition not recorded yet
+    try:
+        filename = entry.source_ref.rsplit("/", 1)[-1] or "letter"
+        raw = reader.letter(data, filename, source=entry.source, source_ref=entry.source_ref)
+        return application.intake.take(raw, retry=True)
+    finally:
+        reader.close()

@@ -20,6 +20,7 @@ from ingestd.routing.loader import load_router
 from ingestd.routing.text import fold
 from ingestd.store.models import Attachment, Case, Message
 from ingestd.store.register import Register
+from outbound.responders import notify_department
 
 console = Console()
 
@@ -106,11 +107,15 @@ def _rule_flags(rule_hits: list[dict] | None) -> set[str]:  # type: ignore[type-
     return {f for hit in rule_hits or [] for f in hit.get("flags", [])}
 
 
+CLOSED = ("closed", "withdrawn", "invalid")  # a rerouted case in these states needs no one's attention
+
+
 def _replay(router: Router, since: datetime, apply: bool) -> None:
     application = state.app()
     window = application.settings.intake.repeat_window_days
     now = application.clock.now()
     changes = []
+    notified = 0
     with application.db.write() as session:
         cases = session.exec(select(Case).where(Case.received_at >= since).order_by(Case.id)).all()
         register = Register(session)
@@ -135,6 +140,9 @@ def _replay(router: Router, since: datetime, apply: bool) -> None:
                                    before=dict(zip(("department", "category", "grade"), before, strict=True)),
                                    after=dict(zip(("department", "category", "grade"), after, strict=True)),
                                    flags=flag_change, rule=decision.decided_by)
+                if before[0] != after[0] and application.outbound is not None and case.status not in CLOSED:
+                    notified += notify_department(application.outbound, session, case.id, after[0], now,
+                                                  reason="rerouted", register=register) is not None
         if not apply:
             session.rollback()
     verb = "changed" if apply else "would change"
@@ -147,6 +155,9 @@ def _replay(router: Router, since: datetime, apply: bool) -> None:
     console.print(table)
     if changes and not apply:
         console.print("nothing was changed; run again with --apply to store these decisions")
+    if notified and application.outbound is not None:  # the new departments hear of their cases now
+        application.outbound.drain()
+        console.print(f"{notified} department notification(s) sent for rerouted cases")
 
 
 def _parse_date(value: str | None) -> datetime:

@@ -45,6 +45,10 @@ def check_loaded(loaded: LoadedConfig) -> list[Problem]:
         from ingestd.routing.loader import check_routing
 
         problems.extend(check_routing(settings.routing.file))
+    if settings.outbound.enabled:
+        from outbound.templates import check_templates
+
+        problems.extend(check_templates(settings.outbound))
     if settings.limits.max_attachment_bytes > settings.limits.max_message_bytes:
         problems.append(Problem(filename, locate(text, ("limits", "max_attachment_bytes")),
                                 "limits.max_attachment_bytes is larger than limits.max_message_bytes"))

@@ -13,10 +13,12 @@ from pydantic import Field, field_validator, model_validator
 
 from ingestd.config.mailbox import Mailbox
 from ingestd.config.model_base import Secret, Strict
+from ingestd.config.outbound import OutboundConfig
 from ingestd.config.routing import RoutingConfig
+from ingestd.config.scans import ScanFolder, ScanFolders
 from ingestd.store import case_numbers
 
-__all__ = ["Mailbox", "RoutingConfig", "Secret", "Settings", "Strict"]
+__all__ = ["Mailbox", "RoutingConfig", "ScanFolder", "Secret", "Settings", "Strict"]
 
 
 class StoreConfig(Strict):
@@ -92,7 +94,9 @@ class Settings(Strict):
     intake: IntakeConfig = IntakeConfig()
     sources: SourcesConfig = SourcesConfig()
     mailboxes: list[Mailbox] = Field(default_factory=list)
+    scans: ScanFolders = Field(default_factory=list)  # scanned-letter folders (OCR), see config/scans.py
     routing: RoutingConfig = RoutingConfig()
+    outbound: OutboundConfig = OutboundConfig()  # outgoing mail and letters, see config/outbound.py
     logging: LoggingConfig = LoggingConfig()
 
     @model_validator(mode="after")

@@ -57,7 +57,7 @@ class Classification:
 class ThreadMatch:
     case_id: int
     case_no: str
-    how: str  # "in-reply-to", "references", "subject", "message-id"
+    how: str  # "bounce", "message-id", "in-reply-to", "references", "subject"
 
 
 @dataclass(slots=True)

@@ -69,7 +69,8 @@ def _new_case(parsed: Parsed, decision: Classification, case_no: str, now: datet
     raw, email = parsed.raw, parsed.email
     who = email.complainant
     flags = list(dict.fromkeys(decision.flags + (["forwarded"] if email.forwarded else [])
-                               + (["anonymous"] if who.anonymous else [])))
+                               + (["anonymous"] if who.anonymous else [])
+                               + list(raw.extra.get("case_flags", []))))  # e.g. a letter: written, needs_review
     return dict(
         case_no=case_no,
         channel=raw.channel,

@@ -1,7 +1,8 @@
 """thread: does this message continue a case we already have?
 
-Order (as mail clients and helpdesks do it): the message's own Message-ID already stored (a copy with
-different bytes), In-Reply-To, References newest first, then a case number in the subject.
+Order (as mail clients and helpdesks do it): for a bounce, the Message-ID of our own message it returns (the
+report names it even when the bouncing server drops In-Reply-To); the message's own Message-ID already stored (a
+copy with different bytes), In-Reply-To, References newest first, then a case number in the subject.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class CaseLookup(Protocol):
 def thread(parsed: Parsed, lookup: CaseLookup, case_no_pattern: re.Pattern[str]) -> ThreadMatch | None:
     email = parsed.email
     candidates: list[tuple[str, str]] = []
+    if email.bounce_message_id:
+        candidates.append(("bounce", email.bounce_message_id))
     if email.message_id:
         candidates.append(("message-id", email.message_id))
     if email.in_reply_to:

@@ -28,6 +28,17 @@ class ReloadingRouter:
     def classify(self, parsed: Parsed) -> Classification:
         return self.router.classify(parsed)
 
+    def department_contacts(self, key: str) -> tuple[str, str | None] | None:
+        """(inbox, supervisor) of a department in the rules now in force, so an edit to an inbox takes effect
+        with the next reload, like the rules (outbound's DepartmentDirectory)."""
+        for department in self.router.routing.departments:
+            if department.key == key:
+                return (department.inbox, department.supervisor) if department.inbox else None
+        return None
+
+    def department_name(self, key: str) -> str | None:
+        return next((d.name for d in self.router.routing.departments if d.key == key and d.name), None)
+
     def check(self) -> bool:
         """Reload if the file changed. True when new rules took effect."""
         digest = self._read_digest()

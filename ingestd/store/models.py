@@ -156,3 +156,35 @@ class CaseCounter(SQLModel, table=True):
 
 
 Index("ix_case_events_case_at", CaseEvent.case_id, CaseEvent.at)  # type: ignore[arg-type]
+
+
+class OutboxMessage(SQLModel, table=True):
+    """An outgoing message, written in the same transaction as the case change that causes it, then
+    delivered by the sender loop (SMTP, or `.eml` files when no SMTP is configured).
+
+    `idempotency_key` ("{kind}:{case_no}:{purpose}") is unique: the same cause never queues twice. The
+    message itself (RFC 5322 bytes, with its stable Message-ID) is in the blob store under `raw_sha256`.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("idempotency_key", name="uq_outbox_idempotency_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=300)
+    kind: str = Field(max_length=16, index=True)  # ack | notify | reply
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    status: str = Field(default="queued", max_length=16, index=True)  # queued | sending | sent | failed | bounced
+    attempts: int = 0
+    next_attempt_at: datetime = _when(index=True, nullable=False)
+    claimed_at: datetime | None = _when()
+    claimed_by: str | None = Field(default=None, max_length=64)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    message_id: str = Field(max_length=500, index=True)  # without angle brackets, like messages.message_id
+    from_addr: str = Field(max_length=320)
+    to_addr: str = Field(max_length=320, index=True)
+    subject: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    raw_sha256: str = Field(max_length=64)
+    size: int = 0
+    transport_ref: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # .eml path / reply
+    created_at: datetime = _when(index=True, nullable=False)
+    sent_at: datetime | None = _when()

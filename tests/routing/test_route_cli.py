@@ -51,8 +51,16 @@ def test_replay_shows_changes_and_applies_only_when_asked(tmp_path: Path) -> Non
     export = [json.loads(line) for line in ingestd(tmp_path, "cases", "export").stdout.splitlines()]
     moved = next(c for c in export if c["case_no"] == billing[0]["case_no"])
     assert moved["department"] == "legal"
-    assert moved["events"][-1]["kind"] == "case.rerouted"
-    assert moved["events"][-1]["detail"]["before"]["department"] == "billing"
+    rerouted = [e for e in moved["events"] if e["kind"] == "case.rerouted"]
+    assert len(rerouted) == 1 and rerouted[0]["detail"]["before"]["department"] == "billing"
+    assert [e["detail"]["department"] for e in moved["events"] if e["kind"] == "department.notified"][-1] == "legal"
+    # the department that now holds the case hears of it, once: a "rerouted" notification to its inbox
+    assert "department notification(s) sent" in applied.stdout
+    notes = [p.read_bytes() for p in (tmp_path / "var" / "outbox").glob(f"*-{moved['case_no']}-notify-*.eml")]
+    to_legal = [n for n in notes if b"\nTo: " in n and b"<legal@huadong.example>" in n]
+    assert len(to_legal) == 1, [n[:300] for n in notes]
+    again = ingestd(tmp_path, "route", "--replay", "--since", "2020-01-01", "--apply")
+    assert "0 of" in again.stdout and "notification" not in again.stdout
     explained = ingestd(tmp_path, "route", "--explain", moved["case_no"])
     assert "department legal" in explained.stdout and f"{moved['case_no']} (stored: legal" in explained.stdout
 

@@ -1,0 +1,72 @@
+"""The transactional outbox: queue a message in the caller's transaction, once per idempotency key.
+
+An outbox row is written in the same transaction as the case change that causes it, so a message is
+queued if and only if that change is committed. The message bytes go to the blob store (synced before
+the commit: the intake runner syncs once per batch, other callers call `blobs.sync()`), and the message
+is also recorded on the case as an outbound `Message`, so that a reply to it threads back by
+In-Reply-To.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert
+from sqlmodel import Session, select
+
+from ingestd.store.blobs import BlobStore
+from ingestd.store.models import Message, OutboxMessage
+from outbound.compose import Draft, build, safe_message_id, to_bytes
+
+
+def find(session: Session, key: str) -> OutboxMessage | None:
+    return session.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).first()
+
+
+def enqueue(session: Session, blobs: BlobStore, *, key: str, draft: Draft, case_id: int | None, now: datetime,
+            register: Any = None) -> tuple[int, bool]:
+    """Queue `draft` under `key`: (outbox row id, True) when queued now, (existing id, False) when the key
+    is queued already. A concurrent twin that commits first makes this transaction fail on the unique key,
+    which the intake runner takes as "recorded concurrently"."""
+    existing = find(session, key)
+    if existing is not None:
+        return int(existing.id or 0), False
+    raw = to_bytes(build(draft))
+    digest = blobs.put(raw)
+    outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
+    row_id = int(session.execute(insert(outbox).returning(outbox.c.id), {
+        "idempotency_key": key, "kind": draft.kind, "case_id": case_id, "status": "queued", "attempts": 0,
+        "next_attempt_at": now, "message_id": draft.message_id, "from_addr": draft.from_addr,
+        "to_addr": draft.to_addr, "subject": draft.clean_subject, "raw_sha256": digest, "size": len(raw),
+        "created_at": now,
+    }).scalar_one())
+    if case_id is not None:
+        parent = safe_message_id(draft.in_reply_to)
+        messages = Message.__table__  # type: ignore[attr-defined]
+        session.execute(insert(messages), {
+            "case_id": case_id, "direction": "out", "dedupe_key": f"out:{key}"[:600], "message_id": draft.message_id,
+            "in_reply_to": parent, "references": [r for r in draft.references if safe_message_id(r)][-10:],
+            "subject": draft.clean_subject, "from_addr": draft.from_addr, "from_name": draft.from_name or None,
+            "to_addrs": [draft.to_addr], "cc_addrs": [], "date": draft.date, "source": "outbound",
+            "source_ref": f"outbox:{row_id}", "raw_sha256": None, "size": len(raw), "body_text": draft.text,
+            "headers": {"x-ingestd-kind": draft.kind, "auto-submitted": draft.auto_submitted or ""},
+            "created_at": now,
+        })
+        if register is not None:  # later inputs of the same batch thread onto it
+            register.remember(draft.message_id, case_id, draft.case_no)
+    return row_id, True
+
+
+def acks_since(session: Session, to_addr: str, since: datetime) -> int:
+    """Acknowledgements queued to this address since `since` (the per-sender daily limit)."""
+    return int(session.exec(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.kind == "ack", OutboxMessage.to_addr == to_addr.lower(),
+        OutboxMessage.created_at >= since)).one())
+
+
+def rows_for_message_ids(session: Session, message_ids: list[str]) -> list[OutboxMessage]:
+    wanted = [m for m in dict.fromkeys(message_ids) if m]
+    if not wanted:
+        return []
+    return list(session.exec(select(OutboxMessage).where(OutboxMessage.message_id.in_(wanted))).all())  # type: ignore[attr-defined]

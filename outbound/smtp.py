@@ -1,0 +1,256 @@
+"""The sender loop: claim queued outbox rows, deliver them (SMTP, or `.eml` files), record the result.
+
+Claiming: on PostgreSQL `SELECT ... FOR UPDATE SKIP LOCKED`, so several senders share the queue without
+waiting on each other; on SQLite one `UPDATE ... WHERE id IN (SELECT ... LIMIT n)` in a write
+transaction (SQLite has one writer at a time, so the claim is atomic). A claim carries a token; a row
+stuck in "sending" (its sender died) is claimed again after `claim_timeout_seconds`.
+
+Results: 2xx → sent; 4xx, a refused or dropped connection, a timeout → queued again with exponential
+backoff (failed after `max_attempts`); 5xx → failed at once. A failure is recorded on the case
+(`outbound.failed`) and shown by `ingestd outbox list`. Each result is committed right after its
+message, so a crash repeats at most the message in hand (its stable Message-ID makes it recognisable).
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from loguru import logger
+from sqlalchemy import and_, or_, update
+from sqlmodel import select
+
+from ingestd.clock import SYSTEM_CLOCK, Clock
+from ingestd.config.outbound import OutboundConfig, SmtpConfig
+from ingestd.store.blobs import BlobStore
+from ingestd.store.db import Database
+from ingestd.store.models import CaseEvent, OutboxMessage
+from outbound.filesink import FileSink
+
+
+class TemporaryFailure(Exception):
+    """Try again later. `connection`: the server could not be reached at all (the rest of the batch waits too)."""
+
+    def __init__(self, message: str, *, connection: bool = False) -> None:
+        super().__init__(message)
+        self.connection = connection
+
+
+class PermanentFailure(Exception):
+    """The server refused the message for good (5xx)."""
+
+
+class Transport(Protocol):
+    name: str
+
+    def send(self, row: OutboxMessage, raw: bytes) -> str: ...
+
+    def close(self) -> None: ...
+
+
+class SmtpTransport:
+    """One SMTP connection, opened on the first message and reused for the batch."""
+
+    name = "smtp"
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+        self._conn: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        cfg = self.config
+        try:
+            if cfg.tls == "tls":
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.effective_port, timeout=cfg.timeout_seconds,
+                                                      local_hostname=cfg.local_hostname, context=self._tls())
+            else:
+                conn = smtplib.SMTP(cfg.host, cfg.effective_port, timeout=cfg.timeout_seconds,
+                                    local_hostname=cfg.local_hostname)
+            conn.ehlo()
+            if cfg.tls == "starttls":
+                conn.starttls(context=self._tls())
+                conn.ehlo()
+            if cfg.username and cfg.password:
+                conn.login(cfg.username, cfg.password.reveal())
+        except smtplib.SMTPAuthenticationError as exc:  # a config problem: keep the mail, say so loudly
+            raise TemporaryFailure(f"SMTP login refused: {exc.smtp_code} {_text(exc.smtp_error)}",
+                                   connection=True) from None
+        except (smtplib.SMTPException, OSError, LookupError) as exc:
+            raise TemporaryFailure(f"cannot reach SMTP server {cfg.host}:{cfg.effective_port}: "
+                                   f"{type(exc).__name__}: {exc}", connection=True) from None
+        return conn
+
+    def _tls(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.config.ca_file) if self.config.ca_file else None)
+        if not self.config.tls_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def send(self, row: OutboxMessage, raw: bytes) -> str:
+        if self._conn is None:
+            self._conn = self._connect()
+        try:
+            self._conn.sendmail(row.from_addr, [row.to_addr], raw)  # recipients from the row, never from headers
+            return f"smtp {self.config.host}:{self.config.effective_port}"
+        except smtplib.SMTPRecipientsRefused as exc:
+            self._reset()
+            code, text = next(iter(exc.recipients.values()), (450, b"recipient refused"))
+            raise _by_code(code, f"recipient refused: {code} {_text(text)}") from None
+        except smtplib.SMTPResponseException as exc:  # sender refused, data refused, 421 closing
+            self.close()
+            raise _by_code(exc.smtp_code, f"{exc.smtp_code} {_text(exc.smtp_error)}") from None
+        except (smtplib.SMTPException, OSError) as exc:  # dropped connection, timeout
+            self._conn = None
+            raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from None
+
+    def _reset(self) -> None:
+        try:
+            if self._conn is not None:
+                self._conn.rset()
+        except (smtplib.SMTPException, OSError):
+            self._conn = None
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.quit()
+            except (smtplib.SMTPException, OSError):
+                conn.close()
+
+
+def _by_code(code: int, message: str) -> Exception:
+    return PermanentFailure(message) if 500 <= code < 600 else TemporaryFailure(message)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def make_transport(config: OutboundConfig, data_dir: Path) -> Transport:
+    return SmtpTransport(config.smtp) if config.smtp else FileSink(config.resolved_outbox_dir(data_dir))
+
+
+class OutboxSender:
+    def __init__(self, db: Database, blobs: BlobStore, config: OutboundConfig, data_dir: Path, *,
+                 clock: Clock = SYSTEM_CLOCK, transport: Transport | None = None) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.config = config
+        self.clock = clock
+        self.transport = transport or make_transport(config, data_dir)
+
+    def drain(self, *, max_batches: int | None = None) -> Counter[str]:
+        """Deliver everything that is due now; returns counts by result (sent, retry, failed)."""
+        counts: Counter[str] = Counter()
+        batches = 0
+        try:
+            while max_batches is None or batches < max_batches:
+                token, rows = self.claim(self.config.batch_size)
+                if not rows:
+                    break
+                batches += 1
+                counts += self._deliver(token, rows)
+        finally:
+            self.transport.close()
+        if counts:
+            logger.bind(source="outbox").info("outbox: {}", dict(counts))
+        return counts
+
+    # -- claiming ---------------------------------------------------------------------------------
+    def claim(self, limit: int) -> tuple[str, list[OutboxMessage]]:
+        now = self.clock.now()
+        token = uuid.uuid4().hex
+        stale = now - timedelta(seconds=self.config.claim_timeout_seconds)
+        due = or_(and_(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now),
+                  and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at < stale))
+        claim = {"status": "sending", "claimed_at": now, "claimed_by": token}
+        with self.db.write() as session:
+            if self.db.dialect == "postgresql":
+                ids = list(session.exec(select(OutboxMessage.id).where(due).order_by(OutboxMessage.id)
+                                        .limit(limit).with_for_update(skip_locked=True)).all())
+                if ids:
+                    session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(**claim))  # type: ignore[union-attr]
+            else:
+                chosen = select(OutboxMessage.id).where(due).order_by(OutboxMessage.id).limit(limit).scalar_subquery()
+                session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(chosen)).values(**claim))  # type: ignore[union-attr]
+            rows = list(session.exec(select(OutboxMessage).where(OutboxMessage.claimed_by == token,
+                                                                 OutboxMessage.status == "sending")
+                                     .order_by(OutboxMessage.id)).all())
+        return token, rows
+
+    # -- delivering -------------------------------------------------------------------------------
+    def _deliver(self, token: str, rows: list[OutboxMessage]) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        down: TemporaryFailure | None = None
+        for row in rows:
+            if down is not None:  # the server is unreachable: the rest of the batch waits too
+                counts[self._temporary(token, row, str(down))] += 1
+                continue
+            try:
+                raw = self.blobs.read(row.raw_sha256)
+                ref = self.transport.send(row, raw)
+            except TemporaryFailure as exc:
+                if exc.connection:
+                    down = exc
+                    logger.bind(source="outbox").warning("outbox: {}", exc)
+                counts[self._temporary(token, row, str(exc))] += 1
+            except PermanentFailure as exc:
+                self._failed(token, row, str(exc))
+                counts["failed"] += 1
+            except OSError as exc:  # the blob is missing, the outbox folder is not writable
+                counts[self._temporary(token, row, f"{type(exc).__name__}: {exc}")] += 1
+            else:
+                self._sent(token, row, ref)
+                counts["sent"] += 1
+        return counts
+
+    def _sent(self, token: str, row: OutboxMessage, ref: str) -> None:
+        now = self.clock.now()
+        with self.db.write() as session:
+            done = self._finish(session, token, row, status="sent", attempts=row.attempts + 1, sent_at=now,
+                                transport_ref=ref, last_error=None)
+            if done and row.case_id is not None:
+                self._event(session, row, now, "outbound.sent", via=self.transport.name, ref=ref)
+
+    def _temporary(self, token: str, row: OutboxMessage, error: str) -> str:
+        now = self.clock.now()
+        attempts = row.attempts + 1
+        if attempts >= self.config.max_attempts:
+            self._failed(token, row, f"gave up after {attempts} attempts: {error}", attempts=attempts)
+            return "failed"
+        delay = min(self.config.retry_base_seconds * 2 ** (attempts - 1), self.config.retry_max_seconds)
+        with self.db.write() as session:
+            self._finish(session, token, row, status="queued", attempts=attempts, last_error=error[:2000],
+                         next_attempt_at=now + timedelta(seconds=delay))
+        logger.bind(source="outbox").info("outbox #{}: will retry in {:.0f}s: {}", row.id, delay, error)
+        return "retry"
+
+    def _failed(self, token: str, row: OutboxMessage, error: str, *, attempts: int | None = None) -> None:
+        now = self.clock.now()
+        with self.db.write() as session:
+            done = self._finish(session, token, row, status="failed", attempts=attempts or row.attempts + 1,
+                                last_error=error[:2000])
+            if done and row.case_id is not None:
+                self._event(session, row, now, "outbound.failed", error=error[:500])
+        logger.bind(source="outbox").error("outbox #{} ({} to {}) failed: {}", row.id, row.kind, row.to_addr, error)
+
+    @staticmethod
+    def _finish(session, token: str, row: OutboxMessage, **values) -> bool:  # type: ignore[no-untyped-def]
+        """Compare-and-set on the claim token: a row claimed again by another sender is not overwritten."""
+        values.update(claimed_by=None, claimed_at=None)
+        result = session.execute(update(OutboxMessage).where(
+            OutboxMessage.id == row.id, OutboxMessage.claimed_by == token).values(**values))  # type: ignore[arg-type]
+        return bool(result.rowcount)
+
+    @staticmethod
+    def _event(session, row: OutboxMessage, at: datetime, kind: str, **detail) -> None:  # type: ignore[no-untyped-def]
+        session.add(CaseEvent(case_id=row.case_id, at=at, kind=kind, actor="outbox",
+                              detail={"outbox_id": row.id, "kind": row.kind, "to": row.to_addr,
+                                      "message_id": row.message_id, **detail}))

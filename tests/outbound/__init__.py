@@ -1,0 +1,1 @@
+"""Outbound mail: the outbox, SMTP delivery, acknowledgements, notifications, replies, templates."""

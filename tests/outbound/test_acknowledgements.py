@@ -1,0 +1,193 @@
+"""Acknowledgements to complainants, delivered to a real SMTP server on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import make_msgid
+
+import pytest
+
+from ingestd.app import App
+from tests.mail import complaint
+from tests.outbound.conftest import events, get_case, outbox, take
+from tests.servers.smtp import SmtpServer
+
+SENDERS = ["张伟 <zhang.wei@example.com>", "Li Na <li.na@example.org>", "王芳 <wang.fang@example.net>"]
+
+
+def test_every_case_gets_exactly_one_acknowledgement(make_outbound_app: Callable[..., App], sqlite_url: str,
+                                                     smtp: SmtpServer) -> None:
+    """Given three complaints from three people, when they are taken and the outbox drained, then each
+    complainant has exactly one acknowledgement; when the same messages are taken again and the outbox
+    drained again, then nothing more is sent."""
+    app = make_outbound_app(sqlite_url, smtp)
+    messages = [complaint(sender=s, message_id=f"<c{i}@example.com>") for i, s in enumerate(SENDERS)]
+    outcomes = [take(app, m) for m in messages]
+    assert [o.status for o in outcomes] == ["created"] * 3
+    app.outbound.drain()
+    acks = [m for m in smtp.messages if m.message["X-Ingestd-Kind"] == "ack"]
+    assert sorted(a.rcpt_tos[0] for a in acks) == sorted(
+        ["zhang.wei@example.com", "li.na@example.org", "wang.fang@example.net"])
+    assert [take(app, m).status for m in messages] == ["duplicate"] * 3
+    before = len(smtp.messages)
+    assert app.outbound.drain().get("sent", 0) == 0
+    assert len(smtp.messages) == before
+    for outcome in outcomes:
+        assert len(events(app, outcome.case_no, "ack.queued")) == 1
+        assert len(events(app, outcome.case_no, "outbound.sent")) >= 1
+
+
+def test_acknowledgement_says_case_answer_date_and_threads_back(make_outbound_app: Callable[..., App],
+                                                                sqlite_url: str, smtp: SmtpServer) -> None:
+    """Given a Chinese complaint on a Monday, when acknowledged, then the reply names the case number (in
+    the subject too), what was received and the answer-by date two working days later, replies to the
+    complaint (In-Reply-To/References), is marked Auto-Submitted: auto-replied; and the complainant's reply
+    to it joins the case without a second acknowledgement."""
+    app = make_outbound_app(sqlite_url, smtp)
+    outcome = take(app, complaint(message_id="<orig-1@example.com>"))
+    app.outbound.drain()
+    (ack,) = smtp.to("zhang.wei@example.com")
+    msg = ack.message
+    assert outcome.case_no in msg["Subject"] and "投诉" in msg["Subject"]
+    assert msg["In-Reply-To"] == "<orig-1@example.com>" and "<orig-1@example.com>" in msg["References"]
+    assert msg["Auto-Submitted"] == "auto-replied"
+    assert msg["X-Loop"] == "complaints@ingestd.example"
+    assert ack.mail_from == "complaints@ingestd.example"
+    text = msg.get_body(("plain",)).get_content()
+    assert outcome.case_no in text and "快递延误" in text and "2026年11月4日" in text  # Mon + 2 working days
+    html = msg.get_body(("html",)).get_content()
+    assert outcome.case_no in html
+
+    reply = complaint(subject="Re: " + str(msg["Subject"]), body="补充：快递单号 SF1234567890。",
+                      in_reply_to=str(msg["Message-ID"]), references=[str(msg["Message-ID"])])
+    second = take(app, reply)
+    assert (second.status, second.case_no) == ("threaded", outcome.case_no)
+    app.outbound.drain()
+    assert len(smtp.to("zhang.wei@example.com")) == 1
+
+
+def test_english_complaint_is_acknowledged_in_english(make_outbound_app: Callable[..., App], sqlite_url: str,
+                                                      smtp: SmtpServer) -> None:
+    """Given an English complaint, when acknowledged, then the acknowledgement is in English."""
+    app = make_outbound_app(sqlite_url, smtp)
+    outcome = take(app, complaint(subject="Complaint: broken heater",
+                                  body="The heater I bought on 1 October stopped working. I want a refund.\n"
+                                       "Jane Doe, phone 13800138000\n",
+                                  sender="Jane Doe <jane@example.com>"))
+    app.outbound.drain()
+    msg = smtp.to("jane@example.com")[0].message
+    assert msg["Subject"].strip().startswith(f"[{outcome.case_no}] We have received your complaint")
+    assert "You will have an answer by 4 November 2026" in msg.get_body(("plain",)).get_content()
+
+
+def test_a_subject_or_name_with_crlf_adds_no_header(make_outbound_app: Callable[..., App], sqlite_url: str,
+                                                    smtp: SmtpServer) -> None:
+    """Given a complaint whose (encoded) subject and sender name carry CR/LF and a `Bcc:` line, when
+    acknowledged, then the acknowledgement has exactly one recipient and no Bcc or other injected header."""
+    app = make_outbound_app(sqlite_url, smtp)
+    evil = "=?utf-8?b?5oqV6K+JDQpCY2M6IGV2aWxAYXR0YWNrZXIuZXhhbXBsZQ0KWC1Fdmls?="  # 投诉\r\nBcc: evil@…\r\nX-Evil
+    name = "=?utf-8?b?5byg5LyfDQpCY2M6IGV2aWwyQGF0dGFja2VyLmV4YW1wbGU=?="  # 张伟\r\nBcc: evil2@…
+    raw = (f"From: {name} <zhang.wei@example.com>\r\nTo: complaints@ingestd.example\r\nSubject: {evil}\r\n"
+           "Date: Mon, 02 Nov 2026 09:30:00 +0000\r\nMessage-ID: <evil-1@example.com>\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+           "快递延误十天，要求赔偿。\r\n").encode()
+    outcome = take(app, raw)
+    assert "\n" in get_case(app, outcome.case_no).subject or "Bcc" in get_case(app, outcome.case_no).subject
+    app.outbound.drain()
+    (ack,) = [m for m in smtp.messages if m.message["X-Ingestd-Kind"] == "ack"]
+    assert ack.rcpt_tos == ["zhang.wei@example.com"]
+    msg = ack.message
+    assert msg["Bcc"] is None and msg["X-Evil"] is None
+    names = [k.lower() for k in msg]
+    assert names == ["from", "to", "subject", "date", "message-id", "in-reply-to", "references", "auto-submitted",
+                     "x-auto-response-suppress", "x-loop", "x-ingestd-case", "x-ingestd-kind", "mime-version",
+                     "content-type"]
+    assert "\n" not in str(msg["Subject"]) and "Bcc: evil@attacker.example" in str(msg["Subject"])
+    head = ack.data.split(b"\r\n\r\n", 1)[0]
+    assert not any(line.lower().startswith(b"bcc") for line in head.split(b"\r\n"))
+
+
+def test_the_daily_limit_per_sender(make_outbound_app: Callable[..., App], sqlite_url: str,
+                                    smtp: SmtpServer) -> None:
+    """Given a limit of two acknowledgements per sender per day, when one sender opens three cases, then two
+    are acknowledged and the third case records the suppression with the reason."""
+    app = make_outbound_app(sqlite_url, smtp, ack_limit_per_sender_per_day=2)
+    outcomes = [take(app, complaint(subject=f"投诉{i}", message_id=make_msgid(domain="example.com")))
+                for i in range(3)]
+    app.outbound.drain()
+    assert len(smtp.to("zhang.wei@example.com")) == 2
+    (suppressed,) = events(app, outcomes[2].case_no, "ack.suppressed")
+    assert "daily limit" in suppressed.detail["reason"]
+
+
+RFC3834 = [
+    ({"Auto-Submitted": "auto-replied"}, "zhang.wei@example.com", "Auto-Submitted: auto-replied"),
+    ({"Auto-Submitted": "auto-generated"}, "zhang.wei@example.com", "Auto-Submitted: auto-generated"),
+    ({"Precedence": "bulk"}, "zhang.wei@example.com", "Precedence: bulk"),
+    ({"Precedence": "junk"}, "zhang.wei@example.com", "Precedence: junk"),
+    ({"Precedence": "list"}, "zhang.wei@example.com", "Precedence: list"),
+    ({"List-Id": "<complaints.lists.example.com>"}, "zhang.wei@example.com", "List-Id"),
+    ({"Return-Path": "<>"}, "zhang.wei@example.com", "empty Return-Path"),
+    ({}, "MAILER-DAEMON@mx.example.com", "system sender"),
+    ({}, "postmaster@example.com", "system sender"),
+    ({}, "noreply@shop.example.com", "system sender"),
+    ({}, "no-reply@shop.example.com", "system sender"),
+    ({"X-Auto-Response-Suppress": "All"}, "zhang.wei@example.com", "X-Auto-Response-Suppress"),
+    ({"X-Loop": "complaints@ingestd.example"}, "zhang.wei@example.com", "X-Loop"),
+    ({"X-Ingestd-Case": "TS-202611-00009"}, "zhang.wei@example.com", "ingestd mail"),
+    ({}, "complaints@ingestd.example", "our own address"),
+]
+
+
+@pytest.mark.parametrize(("headers", "sender", "reason"), RFC3834, ids=[r[2] + ":" + r[1] for r in RFC3834])
+def test_rfc3834_no_acknowledgement(make_outbound_app: Callable[..., App], sqlite_url: str, smtp: SmtpServer,
+                                    headers: dict[str, str], sender: str, reason: str) -> None:
+    """Given a message that is automatic, bulk, from a list, a system address or ourselves, when it opens a
+    case, then no acknowledgement is sent and the case records the suppression with the reason."""
+    app = make_outbound_app(sqlite_url, smtp)
+    outcome = take(app, complaint(sender=sender, headers=headers))
+    assert outcome.status == "created"
+    app.outbound.drain()
+    assert [m for m in smtp.messages if m.message["X-Ingestd-Kind"] == "ack"] == []
+    (suppressed,) = events(app, outcome.case_no, "ack.suppressed")
+    assert reason in suppressed.detail["reason"]
+    assert outbox(app, kind="ack") == []
+
+
+def test_auto_submitted_no_is_acknowledged(make_outbound_app: Callable[..., App], sqlite_url: str,
+                                           smtp: SmtpServer) -> None:
+    """Given `Auto-Submitted: no` (a person wrote it), when it opens a case, then it is acknowledged."""
+    app = make_outbound_app(sqlite_url, smtp)
+    take(app, complaint(headers={"Auto-Submitted": "no"}))
+    app.outbound.drain()
+    assert len(smtp.to("zhang.wei@example.com")) == 1
+
+
+@pytest.mark.parametrize("results", [
+    "mx.ingestd.example; dmarc=fail (p=reject) header.from=example.com; spf=pass",
+    "mx.ingestd.example; spf=fail smtp.mailfrom=example.com; dkim=none",
+])
+def test_failed_authentication_flags_the_case_instead(make_outbound_app: Callable[..., App], sqlite_url: str,
+                                                      smtp: SmtpServer, results: str) -> None:
+    """Given Authentication-Results saying DMARC or SPF failed, when the message opens a case, then no
+    acknowledgement goes to the (possibly forged) sender and the case is flagged auth_failed."""
+    app = make_outbound_app(sqlite_url, smtp)
+    outcome = take(app, complaint(headers={"Authentication-Results": results}))
+    app.outbound.drain()
+    assert smtp.to("zhang.wei@example.com") == []
+    assert "auth_failed" in get_case(app, outcome.case_no).flags
+    (suppressed,) = events(app, outcome.case_no, "ack.suppressed")
+    assert "authentication failed" in suppressed.detail["reason"]
+
+
+def test_an_old_message_from_an_archive_import_is_not_acknowledged(
+        make_outbound_app: Callable[..., App], sqlite_url: str, smtp: SmtpServer) -> None:
+    """Given a message dated two months before it is taken (an archive being imported), when it opens a case,
+    then no acknowledgement goes out and the case says why."""
+    app = make_outbound_app(sqlite_url, smtp)
+    outcome = take(app, complaint(date=datetime(2026, 9, 1, 9, 0, tzinfo=UTC)))
+    app.outbound.drain()
+    assert smtp.to("zhang.wei@example.com") == []
+    (suppressed,) = events(app, outcome.case_no, "ack.suppressed")
+    assert "more than 30 days ago" in suppressed.detail["reason"]

@@ -1,0 +1,61 @@
+"""Pure parts of outbound mail: the answer-by date, message building, loop decisions."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from outbound.compose import Draft, build, message_id_for, one_line, to_bytes
+from outbound.deadlines import answer_by
+from outbound.loops import ack_decision
+from parsers.model import Complainant, ParsedEmail
+
+
+@pytest.mark.parametrize(("now", "days", "expected"), [
+    (datetime(2026, 11, 2, 1, 0, tzinfo=UTC), 2, date(2026, 11, 4)),  # Monday → Wednesday
+    (datetime(2026, 11, 6, 1, 0, tzinfo=UTC), 2, date(2026, 11, 10)),  # Friday → Tuesday
+    (datetime(2026, 11, 7, 1, 0, tzinfo=UTC), 1, date(2026, 11, 9)),  # Saturday → Monday
+    (datetime(2026, 11, 6, 17, 0, tzinfo=UTC), 1, date(2026, 11, 9)),  # Friday 17:00 UTC is Saturday in Shanghai
+])
+def test_answer_by_counts_working_days_in_local_time(now: datetime, days: int, expected: date) -> None:
+    """Given a receipt time, when the answer-by date is computed, then it is N weekdays later, local time."""
+    assert answer_by(None, now, working_days=days, zone="Asia/Shanghai") == expected
+
+
+def test_message_ids_are_stable_per_idempotency_key() -> None:
+    """Given the same idempotency key twice, then the Message-ID is the same; another key, another id."""
+    assert message_id_for("ack:TS-1:opened", "x.example") == message_id_for("ack:TS-1:opened", "x.example")
+    assert message_id_for("ack:TS-1:opened", "x.example") != message_id_for("ack:TS-2:opened", "x.example")
+
+
+def test_one_line_flattens_every_line_break() -> None:
+    assert one_line("a\r\nBcc: b\u2028c\x00d\te") == "a Bcc: b c d e"
+
+
+def test_an_address_that_is_not_plain_is_refused() -> None:
+    """Given a recipient address carrying a header, when a message is built, then it is refused."""
+    draft = Draft(kind="ack", case_no="TS-1", from_addr="a@x.example", to_addr="b@x.example\r\nBcc: c@x.example",
+                  subject="s", text="t", message_id="m@x.example", date=datetime.now(UTC), loop_id="a@x.example")
+    with pytest.raises(ValueError):
+        to_bytes(build(draft))
+
+
+def _email(**headers: str) -> ParsedEmail:
+    return ParsedEmail(message_id="m@example.com", in_reply_to=None, references=[], subject="s", from_name=None,
+                       from_addr="p@example.com", to=[], cc=[], date=None, body_text="", description="",
+                       language="zh", complainant=Complainant(email="p@example.com"), headers=headers)
+
+
+def test_loop_decision_is_a_pure_function() -> None:
+    own = {"desk@ingestd.example"}
+    assert ack_decision(_email(), "p@example.com", own_addresses=own).ok
+    assert not ack_decision(_email(**{"auto-submitted": "auto-generated"}), "p@example.com", own_addresses=own)
+    assert ack_decision(_email(**{"auto-submitted": "no"}), "p@example.com", own_addresses=own).ok
+    assert ack_decision(_email(**{"x-auto-response-suppress": "DR, NDR"}), "p@example.com", own_addresses=own).ok
+    assert not ack_decision(_email(**{"x-auto-response-suppress": "OOF, AutoReply"}), "p@example.com",
+                            own_addresses=own)
+    verdict = ack_decision(_email(**{"authentication-results": "mx; dmarc=fail"}), "p@example.com", own_addresses=own)
+    assert not verdict and verdict.auth_failed
+    assert not ack_decision(_email(), None, own_addresses=own)
+    assert not ack_decision(_email(), "p@example.com", own_addresses=own, sent_today=3, daily_limit=3)
