@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
+from ingestd.casework.actions import Casework
+from ingestd.casework.responders import department_reply
+from ingestd.casework.responders import responders as casework_responders
 from ingestd.clock import SYSTEM_CLOCK, Clock
 from ingestd.config import LoadedConfig
 from ingestd.pipeline.runner import Intake
@@ -27,6 +31,7 @@ class App:
     mailboxes: list[MailboxSource] = field(default_factory=list)
     scans: list[ScanFolderSource] = field(default_factory=list)  # scanned letters (OCR worker per folder)
     outbound: Outbound | None = None  # acknowledgements, notifications, replies; the outbox sender
+    casework: Casework | None = None  # deadlines, actions, reminders and escalations
 
     @property
     def router(self) -> ReloadingRouter | None:
@@ -56,9 +61,15 @@ def build_app(config: LoadedConfig, *, clock: Clock = SYSTEM_CLOCK, migrate: boo
     outbound = Outbound(settings, db, blobs, clock=clock,
                         directory=router.department_contacts if router is not None else None,
                         department_names=router.department_name if router is not None else None)
-    intake = Intake(db, blobs, settings, classifier=router, clock=clock, responders=outbound.responders())
+    casework = Casework(settings, outbound if settings.outbound.enabled else None,
+                        grades=router.grades if router is not None else None,
+                        departments=router.department_keys if router is not None else None)
+    outbound.after_reply = casework.replied
+    outbound.after_department_reply = partial(department_reply, casework)
+    intake = Intake(db, blobs, settings, classifier=router, clock=clock, casework=casework,
+                    responders=[*outbound.responders(), *casework_responders(casework)])
     folders = [DropFolderSource(f) for f in settings.sources.folders]
     mailboxes = [MailboxSource(m, db) for m in settings.mailboxes]
     scans = [ScanFolderSource(s, known=intake._known_digests) for s in settings.scans]
     return App(config=config, db=db, blobs=blobs, intake=intake, clock=clock, drop_folders=folders,
-               mailboxes=mailboxes, scans=scans, outbound=outbound)
+               mailboxes=mailboxes, scans=scans, outbound=outbound, casework=casework)

@@ -33,6 +33,14 @@ def poll_drop_folder(app: App, source: DropFolderSource,
     return counts
 
 
+def sweep_reminders(app: App) -> Counter[str]:
+    """Reminders before deadlines, escalations after them (ingestd.casework.reminders), queued in the outbox."""
+    from ingestd.casework.reminders import sweep
+
+    assert app.casework is not None
+    return sweep(app.casework, app.db, app.clock.now())
+
+
 def run_once(app: App, *, progress: Progress | None = None) -> Counter[str]:
     """One pass over every source, then return (for cron-style use and for tests)."""
     total: Counter[str] = Counter()
@@ -40,6 +48,8 @@ def run_once(app: App, *, progress: Progress | None = None) -> Counter[str]:
         total += poll_drop_folder(app, source)
     for mailbox in app.mailboxes:  # every folder, once; a faulty one logs a line and the others go on
         total += mailbox.take_once(app.intake, progress=progress)
+    if app.casework is not None:  # reminders and escalations due now
+        _guarded("reminders", sweep_reminders, app)()
     if app.outbound is not None:  # what this pass queued (acknowledgements, notifications) goes out now
         _guarded("outbox", app.outbound.drain)()
     return total
@@ -58,6 +68,15 @@ def run_forever(app: App, *, stop: threading.Event | None = None) -> None:
     if app.router is not None:
         scheduler.add_job(_guarded("routing", app.router.check), "interval",
                           seconds=app.settings.routing.reload_seconds, id="reload:routing")
+    if app.casework is not None and app.settings.reminders.enabled:
+        scheduler.add_job(_guarded("reminders", sweep_reminders, app), "interval",
+                          seconds=app.settings.reminders.check_seconds, id="sweep:reminders",
+                          next_run_time=app.clock.now())
+    if app.settings.reports.monthly:  # last month's report, on the configured day (default the 1st, 08:00)
+        from ingestd.reports.monthly import scheduled
+
+        scheduler.add_job(_guarded("reports", scheduled, app), "cron", day=app.settings.reports.day,
+                          hour=app.settings.reports.hour, id="report:monthly")
     if app.outbound is not None:
         scheduler.add_job(_guarded("outbox", app.outbound.drain), "interval",
                           seconds=app.settings.outbound.send_interval_seconds, id="send:outbox",

@@ -58,13 +58,15 @@ def run_demo(console: Console) -> None:
                 table.add_row(str(e.id), Path(e.source_ref).name, e.stage, e.reason)
             console.print(table)
         _demo_outbound(application, console)
+        _demo_report(application, console)
     finally:
         application.close()
     summary = "  ".join(f"{k}: {counts.get(k, 0)}" for k in ("created", "threaded", "duplicate", "quarantined"))
     console.print(f"\nthis run: {summary}")
     console.print("next: [bold]ingestd cases show CASE_NO[/bold], [bold]ingestd quarantine list[/bold], "
                   "[bold]ingestd cases export --format jsonl[/bold], [bold]ingestd outbox list --all[/bold], "
-                  "[bold]ingestd reply CASE_NO --file reply.txt[/bold]")
+                  "[bold]ingestd reply CASE_NO --file reply.txt[/bold], [bold]ingestd case due CASE_NO[/bold], "
+                  "[bold]ingestd report monthly[/bold]")
 
 
 DEMO_REPLY = ("经核查，您反映的问题已转交相关部门处理，相关部门已与商家沟通。\n\n"
@@ -91,6 +93,17 @@ def _demo_outbound(application, console: Console) -> None:  # type: ignore[no-un
     console.print(f"\noutgoing mail ({summary}) as .eml files in [bold]{outbound.outbox_dir}/[/bold]")
     if reply is not None and reply.letter is not None:
         console.print(f"formal reply to {reply.case_no}: e-mail in the outbox, letter [bold]{reply.letter}[/bold]")
+
+
+def _demo_report(application, console: Console) -> None:  # type: ignore[no-untyped-def]
+    """This month's statistics for the demo's cases (a real run makes last month's on the 1st)."""
+    from ingestd.reports.monthly import make_monthly
+    from ingestd.reports.render import calendar_of
+
+    now = application.clock.now().astimezone(calendar_of(application.settings).zone)
+    report, paths = make_monthly(application, f"{now:%Y-%m}")
+    console.print(f"monthly report {report.month} ({report.current.total} complaints): [bold]{paths[0]}[/bold] "
+                  f"and {len(paths) - 1} CSV file(s)")
 
 
 def _take_letters(application, console: Console, counts: Counter[str]) -> None:  # type: ignore[no-untyped-def]

@@ -17,6 +17,10 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+LIFE_TIMES = ("routed_at", "ack_due", "acknowledged_at", "answer_due", "answered_at", "resolve_due", "replied_at",
+              "visit_due", "visited_at", "closed_at")  # the case's life in time (ingestd.casework)
+
+
 def case_to_dict(session: Session, case: Case) -> dict[str, Any]:
     messages = session.exec(select(Message).where(Message.case_id == case.id).order_by(Message.id)).all()
     attachments = session.exec(
@@ -45,6 +49,10 @@ def case_to_dict(session: Session, case: Case) -> dict[str, Any]:
         "category": case.category,
         "grade": case.grade,
         "repeat_of": repeat_of,
+        **{name: _iso(getattr(case, name)) for name in LIFE_TIMES},
+        "satisfaction": case.satisfaction,
+        "status_reason": case.status_reason,
+        "extensions": case.extensions,
         "flags": list(case.flags or []),
         "rule_hits": list(case.rule_hits or []),
         "fields": dict(case.fields or {}),

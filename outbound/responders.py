@@ -6,8 +6,9 @@ committed with the case, or not at all.
 - `BounceResponder`: a delivery report for one of our messages is recorded on its case
   (`outbound.bounced`, the outbox row marked bounced); one that would open a new case is parked in
   quarantine instead ("bounce for unknown message").
-- `DepartmentReplyResponder`: a reply from a department's address to its notification is recorded as the
-  department's response (`department.responded`).
+- `DepartmentReplyResponder`: a reply from a department's address to its notification (or to a reminder or
+  escalation about the case) is recorded as the department's response (`department.responded`); what the
+  reply asks for (`#reroute`, `#reply`, ...) is then up to `Outbound.after_department_reply`.
 - `AcknowledgementResponder`: one acknowledgement per new case, unless RFC 3834 says not to (each
   suppression is an `ack.suppressed` event with the reason).
 - `DepartmentNotificationResponder`: the routed case, with its attachments, to the department's inbox.
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from outbound.service import Outbound
 
 BOUNCE_UNKNOWN = "bounce for unknown message"
+DEPARTMENT_MAIL = ("notify", "remind", "escalate")  # a reply to one of these from the department is its response
 
 
 class BounceResponder:
@@ -81,10 +83,12 @@ class DepartmentReplyResponder:
             return
         session = ctx.register.session
         rows = [r for r in rows_for_message_ids(session, [m for m in (email.in_reply_to, *email.references) if m])
-                if r.kind == "notify" and r.case_id == ctx.recorded.case_id]
+                if r.kind in DEPARTMENT_MAIL and r.case_id == ctx.recorded.case_id]
         sender = email.from_addr.lower()
         for row in rows:
             department = _notified_department(row)
+            if department is None:  # the desk's own copy of an escalation: not a department's mail
+                continue
             addresses = self.outbound.directory(department) if department else None
             allowed = {a.lower() for a in (addresses or ()) if a} | {row.to_addr.lower()}
             if sender in allowed:
@@ -92,6 +96,8 @@ class DepartmentReplyResponder:
                                        actor=f"department:{department}", department=department, sender=sender,
                                        message_id=email.message_id, in_reply_to=row.message_id,
                                        message_row_id=ctx.recorded.message_row_id)
+                if self.outbound.after_department_reply is not None:  # commands: see ingestd.casework.responders
+                    self.outbound.after_department_reply(ctx, department, sender)
                 return
 
 
@@ -151,12 +157,19 @@ class AcknowledgementResponder:
         outbox_id, queued = enqueue(session, out.blobs, key=key, draft=draft, case_id=case_id, now=ctx.now,
                                     register=ctx.register)
         if queued:
+            case.acknowledged_at = ctx.now  # the acknowledge-by deadline is met (see ingestd.casework)
+            session.add(case)
             ctx.register.log_event(case_id, "ack.queued", ctx.now, actor="outbox", outbox_id=outbox_id, to=to_addr,
                                    message_id=draft.message_id, answer_by=by.isoformat(), language=language)
 
     @staticmethod
     def _suppressed(ctx: ResponseContext, reason: str) -> None:
+        """No e-mail acknowledgement. For mail, none is owed (automatic mail, a limit, an import): its
+        acknowledge-by deadline goes. A letter keeps it: the desk acknowledges it another way (`ingestd case ack`)."""
         ctx.register.log_event(ctx.recorded.case_id, "ack.suppressed", ctx.now, actor="outbox", reason=reason)
+        if ctx.parsed.raw.channel == "email":
+            ctx.register.session.execute(update(Case).where(Case.id == ctx.recorded.case_id)  # type: ignore[arg-type]
+                                         .values(ack_due=None))
 
 
 class DepartmentNotificationResponder:
@@ -250,9 +263,10 @@ def notify_department(outbound: Outbound, session: Session, case_id: int, depart
 
 
 def _notified_department(row: OutboxMessage) -> str | None:
-    """The department a notification went to, from its idempotency key ("notify:CASE:routed:DEPT[:n]")."""
+    """The department a notification went to, from its idempotency key ("notify:CASE:routed:DEPT[:n]",
+    "remind:CASE:to:DEPT:...", "escalate:CASE:to:DEPT:...")."""
     parts = row.idempotency_key.split(":")
-    return parts[3] if len(parts) >= 4 else None
+    return parts[3] if len(parts) >= 4 and parts[2] in ("routed", "rerouted", "to") else None
 
 
 def _add_flag(session: Session, case_id: int, flag: str) -> None:

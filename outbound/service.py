@@ -48,6 +48,10 @@ class Outbound:
         self.directory: DepartmentDirectory = chain_directories(directory, self.config.department_addresses)
         self.transport_factory = transport_factory
         self._department_names = department_names
+        # called in the transaction that sends a formal reply (the case's life goes on: see ingestd.casework)
+        self.after_reply: Callable[[Any, Any, datetime], None] | None = None
+        # called in the intake transaction of a department's reply to our mail (its commands)
+        self.after_department_reply: Callable[[Any, str, str], None] | None = None
 
     def department_name(self, key: str) -> str:
         """How a department is addressed in mail (routing.toml's `name`), its key when it has none."""
@@ -66,6 +70,10 @@ class Outbound:
         return self.config.resolved_letters_dir(self.data_dir)
 
     def answer_by(self, case: Any, now: datetime) -> date:
+        """The date promised to the complainant: the case's resolve-by deadline (from the policy per grade, see
+        ingestd.casework), or `answer_within_days` working days when the case has none."""
+        if getattr(case, "resolve_due", None) is not None:
+            return case.resolve_due.astimezone(self.zone).date()
         return deadlines.answer_by(case, now, working_days=self.config.answer_within_days, zone=self.zone)
 
     def from_name(self, language: str) -> str:

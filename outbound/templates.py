@@ -31,7 +31,9 @@ from outbound.deadlines import format_date
 
 LANGUAGES = ("zh", "en")
 REQUIRED = ("ack.subject.txt", "ack.txt", "ack.html", "notify.subject.txt", "notify.txt", "reply.subject.txt",
-            "reply.txt", "letter.html")
+            "reply.txt", "letter.html",
+            "remind.subject.txt", "remind.txt", "escalate.subject.txt", "escalate.txt", "progress.subject.txt",
+            "progress.txt")
 BUNDLED = Path(__file__).resolve().parents[1] / "config" / "templates"
 
 
@@ -154,6 +156,22 @@ def reply_context(case: Any, *, config: OutboundConfig, zone: ZoneInfo, today: d
     }
 
 
+def notice_context(case: Any, *, config: OutboundConfig, zone: ZoneInfo, language: str, deadline: str,
+                   due: datetime | None, department_name: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Reminders, escalations and progress notices: the case, which deadline (acknowledge | first_answer |
+    resolve | return_visit), when it is due (local), and what the caller adds (points, overdue_by, reason)."""
+    local = due.astimezone(zone) if due else None
+    return {
+        "case": case_view(case, zone=zone, language=language),
+        "org": org_view(config.letterhead, language),
+        "deadline": deadline,
+        "due": local.strftime("%Y-%m-%d %H:%M") if local else "",
+        "due_date": format_date(local.date(), language) if local else "",
+        "department": {"key": case.department or "", "name": department_name},
+        **(extra or {}),
+    }
+
+
 # -- check-config -------------------------------------------------------------------------------------
 def sample_case(language: str) -> Any:
     from ingestd.store.models import Case
@@ -185,7 +203,14 @@ def sample_contexts(config: OutboundConfig, language: str) -> dict[str, dict[str
     reply = reply_context(case, config=config, zone=zone, today=by,
                           text="经核查，您反映的问题属实。\n\n我们已责成快递公司赔偿。" if language == "zh"
                           else "We have looked into your complaint.\n\nThe courier will compensate you.")
-    return {"ack": ack, "notify": notify, "reply": reply, "letter": reply}
+    due = datetime(2026, 11, 4, 10, 0, tzinfo=UTC)
+    notice = {"config": config, "zone": zone, "language": language, "due": due, "department_name": "物流部"}
+    remind = notice_context(case, deadline="first_answer", **notice, extra={"share": 50, "left": "4.5"})
+    escalate = notice_context(case, deadline="resolve", **notice, extra={"overdue": "9.0", "round": 1, "reason": "",
+                                                                        "holder": "logistics@example.com"})
+    progress = notice_context(case, deadline="resolve", **notice, extra={"days": 5, "reason": "等待快递公司调查结果"})
+    return {"ack": ack, "notify": notify, "reply": reply, "letter": reply, "remind": remind, "escalate": escalate,
+            "progress": progress}
 
 
 def check_templates(config: OutboundConfig) -> list[Any]:

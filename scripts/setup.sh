@@ -17,6 +17,8 @@ command -v tesseract >/dev/null 2>&1 || need_apt+=(tesseract-ocr)
 ls /usr/share/tesseract-ocr/*/tessdata/chi_sim.traineddata >/dev/null 2>&1 || need_apt+=(tesseract-ocr-chi-sim)
 [ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] \
   || need_apt+=(fonts-noto-cjk)
+# the monthly report's test opens the HTML in a headless browser
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ "${INGESTD_SETUP_TEST:-0}" = 1 ] && [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive

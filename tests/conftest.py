@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ingestd.clock import Clock
 from ingestd.config import LoadedConfig, Settings
 
 if TYPE_CHECKING:
@@ -86,9 +87,9 @@ def make_app(tmp_path: Path) -> Iterator[Callable[..., App]]:
 
     apps: list[App] = []
 
-    def factory(db_url: str, **sections: object) -> App:
+    def factory(db_url: str, clock: Clock | None = None, **sections: object) -> App:
         settings = make_settings(db_url, tmp_path / "var", **sections)
-        app = build_app(LoadedConfig(settings, None))
+        app = build_app(LoadedConfig(settings, None), **({"clock": clock} if clock else {}))
         apps.append(app)
         return app
 

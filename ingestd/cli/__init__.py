@@ -12,11 +12,13 @@ from loguru import logger
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from ingestd.cli import case as case_cmd
 from ingestd.cli import cases as cases_cmd
 from ingestd.cli import mailboxes as mailboxes_cmd
 from ingestd.cli import outbox as outbox_cmd
 from ingestd.cli import quarantine as quarantine_cmd
 from ingestd.cli import reply as reply_cmd
+from ingestd.cli import report as report_cmd
 from ingestd.cli import route as route_cmd
 from ingestd.cli.context import State, state
 from ingestd.config import ConfigError
@@ -24,6 +26,8 @@ from ingestd.config import ConfigError
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="ingestd: complaint intake from mailboxes, scan folders and files into a case register.")
 app.add_typer(cases_cmd.app, name="cases")
+app.add_typer(case_cmd.app, name="case")
+app.add_typer(report_cmd.app, name="report")
 app.add_typer(quarantine_cmd.app, name="quarantine")
 app.add_typer(mailboxes_cmd.app, name="mailboxes")
 app.command("route")(route_cmd.route)

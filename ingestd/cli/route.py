@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import or_, select
 
+from ingestd.casework.repeats import raised_grade
 from ingestd.cli.cases import case_or_exit
 from ingestd.cli.context import state
 from ingestd.config.loader import ConfigError
@@ -121,6 +122,9 @@ def _replay(router: Router, since: datetime, apply: bool) -> None:
         register = Register(session)
         for case in cases:
             decision = router.decide(facts_of(session, case, window))
+            if case.repeat_of is not None and "repeat" in (case.flags or []):  # 二次投诉 stays a grade up
+                decision.grade = raised_grade(decision.grade, router.routing.grades,
+                                              application.settings.repeats.raise_grades)
             before = (case.department, case.category, case.grade)
             after = (decision.department, decision.category, decision.grade)
             old_flags, new_flags = _rule_flags(case.rule_hits), set(decision.flags)
@@ -135,6 +139,8 @@ def _replay(router: Router, since: datetime, apply: bool) -> None:
                 # flags the old rules set and the new ones do not are dropped; flags from elsewhere stay
                 kept = [f for f in case.flags or [] if f not in old_flags or f in new_flags]
                 case.flags = list(dict.fromkeys([*kept, *decision.flags]))
+                if application.casework is not None:  # deadlines follow the new grade and department
+                    application.casework.recompute(session, case, now, why="route --replay")
                 session.add(case)
                 register.log_event(case.id, "case.rerouted", now, actor="route --replay",
                                    before=dict(zip(("department", "category", "grade"), before, strict=True)),

@@ -6,12 +6,14 @@ by admins and by CI, says whether a config will start.
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from ingestd.config.loader import ConfigError, LoadedConfig, Problem, load, locate
+from ingestd.config.model import Settings
 from ingestd.store.db import normalise_url
 
 
@@ -45,6 +47,7 @@ def check_loaded(loaded: LoadedConfig) -> list[Problem]:
         from ingestd.routing.loader import check_routing
 
         problems.extend(check_routing(settings.routing.file))
+        problems.extend(_deadline_keys(settings, filename, text))
     if settings.outbound.enabled:
         from outbound.templates import check_templates
 
@@ -53,3 +56,23 @@ def check_loaded(loaded: LoadedConfig) -> list[Problem]:
         problems.append(Problem(filename, locate(text, ("limits", "max_attachment_bytes")),
                                 "limits.max_attachment_bytes is larger than limits.max_message_bytes"))
     return problems
+
+
+def _deadline_keys(settings: Settings, filename: str, text: str) -> list[Problem]:
+    """A deadline policy for a grade or department the routing file does not have would never apply: say so."""
+    from ingestd.routing.loader import load_router
+
+    try:
+        routing = load_router(settings.routing.file).routing  # type: ignore[arg-type]
+    except ConfigError:
+        return []  # check_routing has reported it
+    found: list[Problem] = []
+    known = {"grades": list(routing.grades), "departments": [d.key for d in routing.departments]}
+    written = tomllib.loads(text).get("deadlines", {}) if text else {}  # the shipped defaults are not the admin's
+    for section, names in known.items():
+        for key in written.get(section, {}):
+            if key not in names:
+                found.append(Problem(filename, locate(text, ("deadlines", section, key)),
+                                     f"deadlines.{section}.{key}: the routing file has no such "
+                                     f"{section[:-1]} ({', '.join(names)})"))
+    return found

@@ -11,9 +11,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
+from ingestd.config.casework import ActionConfig, CalendarConfig, DeadlineConfig, ReminderConfig, RepeatConfig
 from ingestd.config.mailbox import Mailbox
 from ingestd.config.model_base import Secret, Strict
 from ingestd.config.outbound import OutboundConfig
+from ingestd.config.reports import ReportConfig
 from ingestd.config.routing import RoutingConfig
 from ingestd.config.scans import ScanFolder, ScanFolders
 from ingestd.store import case_numbers
@@ -97,6 +99,12 @@ class Settings(Strict):
     scans: ScanFolders = Field(default_factory=list)  # scanned-letter folders (OCR), see config/scans.py
     routing: RoutingConfig = RoutingConfig()
     outbound: OutboundConfig = OutboundConfig()  # outgoing mail and letters, see config/outbound.py
+    calendar: CalendarConfig = CalendarConfig()  # working days and hours (config/casework.py)
+    deadlines: DeadlineConfig = DeadlineConfig()  # per grade, channel, department
+    reminders: ReminderConfig = ReminderConfig()
+    repeats: RepeatConfig = RepeatConfig()
+    actions: ActionConfig = ActionConfig()
+    reports: ReportConfig = ReportConfig()
     logging: LoggingConfig = LoggingConfig()
 
     @model_validator(mode="after")

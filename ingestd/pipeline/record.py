@@ -28,7 +28,9 @@ class Recorded:
 
 
 def record(parsed: Parsed, match: ThreadMatch | None, decision: Classification | None, *, register: Register,
-           blobs: BlobStore, case_number_pattern: str, now: datetime, local_now: datetime) -> Recorded:
+           blobs: BlobStore, case_number_pattern: str, now: datetime, local_now: datetime,
+           opening: dict[str, Any] | None = None) -> Recorded:
+    """`opening`: what casework adds to a new case (deadlines, repeat_of; see ingestd.casework)."""
     raw, email = parsed.raw, parsed.email
     digests = parsed.attachment_digests
     if digests is None:
@@ -42,7 +44,7 @@ def record(parsed: Parsed, match: ThreadMatch | None, decision: Classification |
     if match is None:
         assert decision is not None, "a new case needs a classification"
         case_no = case_numbers.allocate(register.session, case_number_pattern, local_now, register.case_scopes)
-        case_id = register.insert_values(Case, _new_case(parsed, decision, case_no, now))
+        case_id = register.insert_values(Case, _new_case(parsed, decision, case_no, now, opening or {}))
     else:
         case_id, case_no = match.case_id, match.case_no
 
@@ -65,7 +67,8 @@ def record(parsed: Parsed, match: ThreadMatch | None, decision: Classification |
     return Recorded(case_id=case_id, case_no=case_no, message_row_id=message_row_id, created=created)
 
 
-def _new_case(parsed: Parsed, decision: Classification, case_no: str, now: datetime) -> dict[str, Any]:
+def _new_case(parsed: Parsed, decision: Classification, case_no: str, now: datetime,
+              opening: dict[str, Any]) -> dict[str, Any]:
     raw, email = parsed.raw, parsed.email
     who = email.complainant
     flags = list(dict.fromkeys(decision.flags + (["forwarded"] if email.forwarded else [])
@@ -96,7 +99,8 @@ def _new_case(parsed: Parsed, decision: Classification, case_no: str, now: datet
         flags=flags,
         rule_hits=decision.rule_hits,
         fields={"mailbox": raw.mailbox, **({"forwarded_by": email.forwarded_by} if email.forwarded else {}),
-                **raw.extra.get("case_fields", {})},
+                **raw.extra.get("case_fields", {}), **({"repeat": opening["repeat"]} if "repeat" in opening else {})},
+        **{k: v for k, v in opening.items() if k != "repeat"},
     )
 
 

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from loguru import logger
@@ -38,6 +39,9 @@ from ingestd.pipeline.respond import Responder, ResponseContext, respond
 from ingestd.pipeline.thread import thread
 from ingestd.store import case_numbers
 from ingestd.store.blobs import BlobStore
+
+if TYPE_CHECKING:
+    from ingestd.casework.actions import Casework
 from ingestd.store.db import Database
 from ingestd.store.register import Register
 
@@ -109,12 +113,13 @@ class Pending:
 class Intake:
     def __init__(self, db: Database, blobs: BlobStore, settings: Settings, *,
                  classifier: Classifier | None = None, responders: Iterable[Responder] = (),
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+                 clock: Clock = SYSTEM_CLOCK, casework: Casework | None = None) -> None:
         self.db = db
         self.blobs = blobs
         self.settings = settings
         self.classifier = classifier or DefaultDepartment(settings.intake.default_department)
         self.responders = list(responders)
+        self.casework = casework  # deadlines and repeat complaints of new cases; set by build_app
         self.clock = clock
         self.zone = ZoneInfo(settings.store.timezone)
         self.case_no_regex = case_numbers.matcher(settings.store.case_number_pattern)
@@ -247,15 +252,19 @@ class Intake:
         stage[0] = "thread"
         match = thread(item, register, self.case_no_regex)
         stage[0] = "classify"
+        decision, opening = None, None
         if match is None:
             who = item.email.complainant
-            item.repeat_complainant = register.has_earlier_case(
+            earlier = register.earlier_cases(
                 who.email, who.phone, now - timedelta(days=self.settings.intake.repeat_window_days))
-        decision = self.classifier.classify(item) if match is None else None
+            item.repeat_complainant = bool(earlier)
+            decision = self.classifier.classify(item)
+            if self.casework is not None:  # 二次投诉 and deadlines (pure, from the config and the earlier cases)
+                opening = self.casework.opening(item.email, decision, earlier, item.raw.channel, now)
         stage[0] = "record"
         recorded = record(item, match, decision, register=register, blobs=self.blobs,
                           case_number_pattern=self.settings.store.case_number_pattern,
-                          now=now, local_now=now.astimezone(self.zone))
+                          now=now, local_now=now.astimezone(self.zone), opening=opening)
         stage[0] = "respond"
         respond(ResponseContext(item, recorded, decision, register, now), self.responders)
         return recorded

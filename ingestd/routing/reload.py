@@ -36,6 +36,12 @@ class ReloadingRouter:
                 return (department.inbox, department.supervisor) if department.inbox else None
         return None
 
+    def grades(self) -> list[str]:
+        return list(self.router.routing.grades)
+
+    def department_keys(self) -> list[str]:
+        return [d.key for d in self.router.routing.departments]
+
     def department_name(self, key: str) -> str | None:
         return next((d.name for d in self.router.routing.departments if d.key == key and d.name), None)
 

@@ -55,6 +55,20 @@ class Case(SQLModel, table=True):
     flags: list[str] | None = _json(list)
     rule_hits: list[dict[str, Any]] | None = _json(list)
     fields: dict[str, Any] | None = _json(dict)  # extracted extras (order numbers, OCR confidence, ...)
+    # the case's life in time (ingestd/casework): deadlines from the policy, and when each step happened
+    routed_at: datetime | None = _when()  # when its department received it (a reroute restarts it)
+    ack_due: datetime | None = _when()
+    answer_due: datetime | None = _when(index=True)
+    resolve_due: datetime | None = _when(index=True)
+    visit_due: datetime | None = _when()
+    acknowledged_at: datetime | None = _when()
+    answered_at: datetime | None = _when()  # the department's first answer
+    replied_at: datetime | None = _when()  # the formal written reply went out
+    visited_at: datetime | None = _when()  # the return visit (回访) was recorded
+    closed_at: datetime | None = _when()  # closed, withdrawn or invalid
+    satisfaction: str | None = Field(default=None, max_length=16)  # satisfied | unsatisfied
+    status_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # withdrawn/invalid: why
+    extensions: int = 0
 
 
 class Message(SQLModel, table=True):

@@ -60,14 +60,18 @@ class Register:
         row = self.session.exec(select(Case.id, Case.case_no).where(Case.case_no == case_no)).first()
         return (row[0], row[1]) if row else None
 
-    def has_earlier_case(self, email: str | None, phone: str | None, since: datetime) -> bool:
-        """Has this complainant (same email or phone) opened a case since `since`?"""
+    def earlier_cases(self, email: str | None, phone: str | None, since: datetime, *,
+                      limit: int = 20) -> list[tuple[int, str, str, str]]:
+        """This complainant's cases (same email or phone) opened since `since`, newest first: what a repeat
+        complaint (二次投诉) is looked for in: (id, case_no, subject, description)."""
         conditions = [c for c in (Case.complainant_email == email if email else None,
                                   Case.complainant_phone == phone if phone else None) if c is not None]
         if not conditions:
-            return False
-        row = self.session.exec(select(Case.id).where(or_(*conditions), Case.received_at >= since).limit(1)).first()
-        return row is not None
+            return []
+        rows = self.session.exec(select(Case.id, Case.case_no, Case.subject, Case.description)
+                                 .where(or_(*conditions), Case.received_at >= since)
+                                 .order_by(Case.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
+        return [(i, n, s or "", (d or "")[:4000]) for i, n, s, d in rows]
 
     def held_inputs(self, digests: list[str]) -> dict[str, tuple[str, str | None]]:
         """Which of these inputs the register holds already: sha256 → ("case", case_no) for bytes on a

@@ -55,7 +55,7 @@ def test_acknowledgement_says_case_answer_date_and_threads_back(make_outbound_ap
     assert msg["X-Loop"] == "complaints@ingestd.example"
     assert ack.mail_from == "complaints@ingestd.example"
     text = msg.get_body(("plain",)).get_content()
-    assert outcome.case_no in text and "快递延误" in text and "2026年11月4日" in text  # Mon + 2 working days
+    assert outcome.case_no in text and "快递延误" in text and "2026年11月5日" in text  # resolve-by: Mon + 3 working days
     html = msg.get_body(("html",)).get_content()
     assert outcome.case_no in html
 
@@ -78,7 +78,7 @@ def test_english_complaint_is_acknowledged_in_english(make_outbound_app: Callabl
     app.outbound.drain()
     msg = smtp.to("jane@example.com")[0].message
     assert msg["Subject"].strip().startswith(f"[{outcome.case_no}] We have received your complaint")
-    assert "You will have an answer by 4 November 2026" in msg.get_body(("plain",)).get_content()
+    assert "You will have an answer by 5 November 2026"  # Mon + 3 working days in msg.get_body(("plain",)).get_content()
 
 
 def test_a_subject_or_name_with_crlf_adds_no_header(make_outbound_app: Callable[..., App], sqlite_url: str,

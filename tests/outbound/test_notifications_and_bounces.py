@@ -68,7 +68,7 @@ def test_routed_case_goes_to_the_department_with_its_attachments(
     msg = note.message
     assert outcome.case_no in msg["Subject"] and msg["Auto-Submitted"] == "auto-generated"
     text = msg.get_body(("plain",)).get_content()
-    for expected in (outcome.case_no, "张伟", "zhang.wei@example.com", "+8613800138000", "2026年11月4日",
+    for expected in (outcome.case_no, "张伟", "zhang.wei@example.com", "+8613800138000", "2026年11月5日",
                      "快递", "video.mp4", "未随本邮件发送"):
         assert expected in text, expected
     names = [p.get_filename() for p in msg.iter_attachments()]

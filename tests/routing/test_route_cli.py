@@ -100,13 +100,14 @@ def test_replay_knows_repeat_complainants_and_explains_by_case_number(tmp_path: 
     inbox = tmp_path / "in"
     inbox.mkdir()
     (inbox / "1.eml").write_bytes(complaint(subject="快递延误", message_id="a1@example.com"))
-    (inbox / "2.eml").write_bytes(complaint(subject="又一次延误，仍未送达", message_id="a2@example.com",
-                                            body="还是没到。电话：13800138000\n"))
+    (inbox / "2.eml").write_bytes(complaint(subject="电饭煲内胆涂层脱落", message_id="a2@example.com",  # another matter
+                                            body="买的电饭煲用了两次就坏了。电话：13800138000\n"))
     assert ingestd(tmp_path, "ingest", str(inbox / "1.eml")).returncode == 0
     assert ingestd(tmp_path, "ingest", str(inbox / "2.eml")).returncode == 0
     export = [json.loads(line) for line in ingestd(tmp_path, "cases", "export").stdout.splitlines()]
     first, second = sorted(export, key=lambda c: c["case_no"])
-    assert "repeat" in second["flags"] and "repeat" not in first["flags"]
+    assert "repeat_complainant" in second["flags"] and "repeat_complainant" not in first["flags"]
+    assert "repeat" not in second["flags"]  # the same person, but not the same matter: no 二次投诉
     rules = cfg / "routing.toml"
     rules.write_text(rules.read_text().replace('repeat = true\ngrade = "一般"', 'repeat = true\ngrade = "重大"'))
     dry = ingestd(tmp_path, "route", "--replay", "--since", "2000-01-01")

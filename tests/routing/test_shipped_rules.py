@@ -53,4 +53,4 @@ def test_shipped_rules_use_mailbox_attachments_channel_and_repeat() -> None:
     assert d.department == "logistics" and d.category == "damaged_goods" and "written" in d.flags
     assert router.classify(parsed("一点建议", "建议延长营业时间")).grade == "轻微"
     d = router.classify(parsed("一点建议", "建议延长营业时间", repeat=True))
-    assert d.grade == "一般" and "repeat" in d.flags  # the higher of 轻微 (suggestion) and 一般 (repeat)
+    assert d.grade == "一般" and "repeat_complainant" in d.flags  # the higher of 轻微 (suggestion) and 一般 (repeat)
