@@ -87,6 +87,11 @@ def run_forever(app: App, *, stop: threading.Event | None = None) -> None:
                               seconds=sync.config.poll_seconds, id=f"poll:{sync.source_id}",
                               next_run_time=sync.first_poll_at(app.clock.now()))
     _install_signal_handlers(stop)
+    http = None
+    if app.settings.ops.listen:
+        from ingestd.ops.http import serve
+
+        http = serve(app, app.settings.ops.listen)
     scheduler.start()
     watchers = start_idle_watchers(app.mailboxes, app.intake, stop)
     logger.info("ingestd running: {} drop folder(s), {} scan folder(s), {} mailbox(es)", len(app.drop_folders),
@@ -100,6 +105,8 @@ def run_forever(app: App, *, stop: threading.Event | None = None) -> None:
         for watcher in watchers:
             watcher.join(timeout=30)
         scheduler.shutdown(wait=True)
+        if http is not None:
+            http.shutdown()
         logger.info("stopped")
 
 

@@ -6,11 +6,10 @@ crash before the row was marked sent) replaces the file with the same bytes.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
+from ingestd.store.atomic import write_atomic
 from ingestd.store.models import OutboxMessage
 
 
@@ -27,19 +26,7 @@ class FileSink:
         return self.folder / f"{row.created_at:%Y%m%d}-{case_no}-{kind}-{row.id:06d}.eml"
 
     def send(self, row: OutboxMessage, raw: bytes) -> str:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        final = self.path_for(row)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(raw)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return str(final)
+        return str(write_atomic(self.path_for(row), raw))
 
     def close(self) -> None:
         pass

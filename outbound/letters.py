@@ -8,10 +8,10 @@ it WeasyPrint falls back to fontTools, which takes ~10 s per letter with Noto CJ
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
+
+from ingestd.store.atomic import write_atomic
 
 CJK_FONTS = ("Noto Serif CJK SC", "WenQuanYi Zen Hei", "Noto Sans CJK SC")
 
@@ -24,19 +24,7 @@ def render_pdf(html: str, *, base_url: Path | None = None) -> bytes:
 
 def write_letter(folder: Path, name: str, pdf: bytes) -> Path:
     """Write atomically (a printer spool picking files up never sees half a letter)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / (re.sub(r"[^A-Za-z0-9._-]", "_", name)[:150] or "letter.pdf")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".pdf")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pdf)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return final
+    return write_atomic(folder / (re.sub(r"[^A-Za-z0-9._-]", "_", name)[:150] or "letter.pdf"), pdf)
 
 
 def cjk_font_installed() -> bool:

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ingestd.cli import case as case_cmd
 from ingestd.cli import cases as cases_cmd
+from ingestd.cli import health as health_cmd
 from ingestd.cli import mailboxes as mailboxes_cmd
 from ingestd.cli import outbox as outbox_cmd
 from ingestd.cli import quarantine as quarantine_cmd
@@ -28,6 +29,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 app.add_typer(cases_cmd.app, name="cases")
 app.add_typer(case_cmd.app, name="case")
 app.add_typer(report_cmd.app, name="report")
+app.command("health")(health_cmd.health)
 app.add_typer(quarantine_cmd.app, name="quarantine")
 app.add_typer(mailboxes_cmd.app, name="mailboxes")
 app.command("route")(route_cmd.route)

@@ -28,10 +28,11 @@ class State:
                        mask_personal_data=cfg.mask_personal_data)
         return self._config
 
-    def app(self) -> App:
+    def app(self, *, migrate: bool = True) -> App:
+        """`migrate=False` for commands that must answer even when the register cannot be opened (health)."""
         from ingestd.app import build_app  # the pipeline (parsers and all) only when a command needs it
 
-        return build_app(self.config())
+        return build_app(self.config(), migrate=migrate)
 
 
 state = State()

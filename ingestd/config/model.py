@@ -15,7 +15,7 @@ from ingestd.config.casework import ActionConfig, CalendarConfig, DeadlineConfig
 from ingestd.config.mailbox import Mailbox
 from ingestd.config.model_base import Secret, Strict
 from ingestd.config.outbound import OutboundConfig
-from ingestd.config.reports import ReportConfig
+from ingestd.config.reports import OpsConfig, ReportConfig
 from ingestd.config.routing import RoutingConfig
 from ingestd.config.scans import ScanFolder, ScanFolders
 from ingestd.store import case_numbers
@@ -105,6 +105,7 @@ class Settings(Strict):
     repeats: RepeatConfig = RepeatConfig()
     actions: ActionConfig = ActionConfig()
     reports: ReportConfig = ReportConfig()
+    ops: OpsConfig = OpsConfig()
     logging: LoggingConfig = LoggingConfig()
 
     @model_validator(mode="after")

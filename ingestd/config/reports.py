@@ -1,4 +1,4 @@
-"""`[reports]` of ingestd.toml: the monthly complaint report, made by `ingestd run` and sent through the outbox."""
+"""`[reports]` (the monthly complaint report, made by `ingestd run` and sent through the outbox) and `[ops]`."""
 
 from __future__ import annotations
 
@@ -27,3 +27,18 @@ class ReportConfig(Strict):
 
     def folder(self, data_dir: Path) -> Path:
         return self.out_dir or data_dir / "reports"
+
+
+class OpsConfig(Strict):
+    """`[ops]`: the optional HTTP endpoint for monitoring (`/healthz`, Prometheus `/metrics`)."""
+
+    listen: str | None = None  # e.g. "127.0.0.1:9108"; none: no endpoint (`ingestd health` still works)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            _host, sep, port = value.rpartition(":")
+            if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"listen {value!r}: write HOST:PORT, e.g. 127.0.0.1:9108")
+        return value

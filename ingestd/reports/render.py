@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from ingestd.casework.calendar import WorkCalendar
 from ingestd.reports import data
 from ingestd.reports.figures import MonthFigures, month_bounds, month_figures, shift_month
+from ingestd.store.atomic import write_atomic
 from ingestd.store.db import Database
 
 COUNT_TABLES = (("channel", "by_channel"), ("category", "by_category"), ("grade", "by_grade"),
@@ -165,27 +166,21 @@ def write_report(report: Report, out_dir: Path, *, pdf: bool = False) -> list[Pa
     written: list[Path] = []
     page = html(report)
     target = out_dir / f"report-{report.month}.html"
-    _atomic(target, page.encode("utf-8"))
+    write_atomic(target, page.encode("utf-8"))
     written.append(target)
     for name, rows in tables(report).items():
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerows(rows)
         path = out_dir / f"{report.month}-{name}.csv"
-        _atomic(path, ("\ufeff" + buffer.getvalue()).encode("utf-8"))  # BOM: Excel opens Chinese text right
+        write_atomic(path, ("\ufeff" + buffer.getvalue()).encode("utf-8"))  # BOM: Excel opens Chinese text right
         written.append(path)
     if pdf:
         from weasyprint import HTML
 
         path = out_dir / f"report-{report.month}.pdf"
-        _atomic(path, HTML(string=page).write_pdf())
+        write_atomic(path, HTML(string=page).write_pdf())
         written.append(path)
     return written
-
-
-def _atomic(path: Path, content: bytes) -> None:
-    temporary = path.with_name(path.name + ".part")
-    temporary.write_bytes(content)
-    temporary.replace(path)
 
 
 def calendar_of(settings: Any) -> WorkCalendar:
