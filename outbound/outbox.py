@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from ingestd.store.blobs import BlobStore
 from ingestd.store.models import Message, OutboxMessage
-from outbound.compose import Draft, build, safe_message_id, to_bytes
+from outbound.compose import Draft, check, draft_json, safe_message_id
 
 
 def find(session: Session, key: str) -> OutboxMessage | None:
@@ -32,13 +32,14 @@ def enqueue(session: Session, blobs: BlobStore, *, key: str, draft: Draft, case_
     existing = find(session, key)
     if existing is not None:
         return int(existing.id or 0), False
-    raw = to_bytes(build(draft))
+    check(draft)  # a bad address fails here, in the caller's transaction, not at send time
+    raw = draft_json(draft, blobs.put)  # the MIME is built when the message is sent (see compose.draft_json)
     digest = blobs.put(raw)
     outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
     row_id = int(session.execute(insert(outbox).returning(outbox.c.id), {
         "idempotency_key": key, "kind": draft.kind, "case_id": case_id, "status": "queued", "attempts": 0,
         "next_attempt_at": now, "message_id": draft.message_id, "from_addr": draft.from_addr,
-        "to_addr": draft.to_addr, "subject": draft.clean_subject, "raw_sha256": digest, "size": len(raw),
+        "to_addr": draft.to_addr, "subject": draft.clean_subject, "raw_sha256": digest, "size": _size(draft),
         "created_at": now,
     }).scalar_one())
     if case_id is not None:
@@ -49,7 +50,7 @@ def enqueue(session: Session, blobs: BlobStore, *, key: str, draft: Draft, case_
             "in_reply_to": parent, "references": [r for r in draft.references if safe_message_id(r)][-10:],
             "subject": draft.clean_subject, "from_addr": draft.from_addr, "from_name": draft.from_name or None,
             "to_addrs": [draft.to_addr], "cc_addrs": [], "date": draft.date, "source": "outbound",
-            "source_ref": f"outbox:{row_id}", "raw_sha256": None, "size": len(raw), "body_text": draft.text,
+            "source_ref": f"outbox:{row_id}", "raw_sha256": None, "size": _size(draft), "body_text": draft.text,
             "headers": {"x-ingestd-kind": draft.kind, "auto-submitted": draft.auto_submitted or ""},
             "created_at": now,
         })
@@ -70,3 +71,9 @@ def rows_for_message_ids(session: Session, message_ids: list[str]) -> list[Outbo
     if not wanted:
         return []
     return list(session.exec(select(OutboxMessage).where(OutboxMessage.message_id.in_(wanted))).all())  # type: ignore[attr-defined]
+
+
+def _size(draft: Draft) -> int:
+    """About the size of the message as sent (base64 adds a third to attachments)."""
+    return len(draft.text.encode()) + len((draft.html or "").encode()) + sum(
+        len(a.data) * 4 // 3 for a in draft.attachments) + 1000

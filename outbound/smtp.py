@@ -30,6 +30,7 @@ from ingestd.config.outbound import OutboundConfig, SmtpConfig
 from ingestd.store.blobs import BlobStore
 from ingestd.store.db import Database
 from ingestd.store.models import CaseEvent, OutboxMessage
+from outbound.compose import message_bytes
 from outbound.filesink import FileSink
 
 
@@ -194,7 +195,15 @@ class OutboxSender:
                 counts[self._temporary(token, row, str(down))] += 1
                 continue
             try:
-                raw = self.blobs.read(row.raw_sha256)
+                raw = message_bytes(self.blobs.read(row.raw_sha256), self.blobs.read)
+            except OSError as exc:  # the blob is missing: perhaps a full or unmounted disk, for now
+                counts[self._temporary(token, row, f"{type(exc).__name__}: {exc}")] += 1
+                continue
+            except Exception as exc:  # a draft that cannot become a message will not become one later
+                self._failed(token, row, f"cannot build the message: {type(exc).__name__}: {exc}")
+                counts["failed"] += 1
+                continue
+            try:
                 ref = self.transport.send(row, raw)
             except TemporaryFailure as exc:
                 if exc.connection:
