@@ -137,9 +137,9 @@ def memory_run(corpus: list[bytes], workers: int | None, workdir: Path) -> float
 
 
 def ingest_run(server: object, user: str, batch: int, workers: int | None, workdir: Path,
-               profile: Path | None) -> tuple[float, dict]:
-    from ingestd.daemon import run_once
-
+               profile: Path | None) -> tuple[float, dict, float]:
+    """Intake up to "acknowledgement queued" (what the issue measures), then, timed apart, the outbox's delivery
+    of those acknowledgements (MIME built and written as .eml files: no SMTP configured)."""
     app = _app(workdir, workers, [server.mailbox_config(user, "bench", batch_size=batch,  # type: ignore[attr-defined]
                                                         timeout_seconds=120)])
     try:
@@ -147,15 +147,18 @@ def ingest_run(server: object, user: str, batch: int, workers: int | None, workd
         started = time.perf_counter()
         if prof:
             prof.enable()
-        counts = run_once(app)  # type: ignore[arg-type]
+        counts = app.mailboxes[0].take_once(app.intake)  # type: ignore[attr-defined]
         if prof:
             prof.disable()
         took = time.perf_counter() - started
         if prof and profile:
             prof.dump_stats(str(profile))
+        started = time.perf_counter()
+        sent = app.outbound.drain()  # type: ignore[attr-defined]
+        send_took = time.perf_counter() - started
     finally:
         app.close()  # type: ignore[attr-defined]
-    return took, dict(counts)
+    return took, dict(counts), sum(sent.values()) / send_took if send_took else 0.0
 
 
 def main() -> None:
@@ -179,7 +182,7 @@ def main() -> None:
     corpus = make_messages(args.n)
     size_mb = sum(map(len, corpus)) / 1e6
     print(f"generated {args.n} messages, {size_mb:.1f} MB, in {time.perf_counter() - t0:.1f} s")
-    floors, rates, ceilings = [], [], []
+    floors, rates, ceilings, sending = [], [], [], []
     with running_dovecot() as server:
         for run in range(args.runs):
             user = server.add_user()
@@ -189,7 +192,8 @@ def main() -> None:
             workdir = Path(tempfile.mkdtemp(prefix="ingestd-imap-bench-"))
             try:
                 profile = args.profile if run == args.runs - 1 else None
-                e2e, counts = ingest_run(server, user, args.batch, args.workers, workdir / "imap", profile)
+                e2e, counts, send_rate = ingest_run(server, user, args.batch, args.workers, workdir / "imap", profile)
+                sending.append(send_rate)
                 ceilings.append(args.n / memory_run(corpus, args.workers, workdir / "memory"))
             finally:
                 shutil.rmtree(workdir, ignore_errors=True)
@@ -199,7 +203,7 @@ def main() -> None:
             rates.append(args.n / e2e)
             print(f"run {run + 1}: floor {floors[-1]:,.0f} msg/s ({nbytes / took / 1e6:.0f} MB/s), "
                   f"ingestd {rates[-1]:,.0f} msg/s ({e2e:.1f} s), pipeline alone {ceilings[-1]:,.0f} msg/s, "
-                  f"{counts}")
+                  f"then acknowledgements delivered at {send_rate:,.0f} msg/s, {counts}")
     floor, value, ceiling = median(floors), median(rates), median(ceilings)
     ratio = value / floor
     print(f"median: ingestd {value:,.0f} msg/s, floor {floor:,.0f} msg/s, ratio {ratio:.3f} (target ≥ 0.3); "
@@ -212,6 +216,7 @@ def main() -> None:
            megabytes=round(size_mb, 1), floor_runs=[round(x, 1) for x in floors],
            runs_msg_s=[round(x, 1) for x in rates], pipeline_alone=round(ceiling, 1),
            pipeline_alone_runs=[round(x, 1) for x in ceilings], parse_workers=args.workers or "default",
+           ack_delivery_msg_s=round(median(sending), 1),
            target="ratio ≥ 0.3")
     update_section("IMAP intake", f"""
 `.venv/bin/python -m bench.imap_bench --n {args.n} --runs {args.runs}` — {args.n:,} generated complaints
@@ -223,8 +228,9 @@ with other work.
 | measure | msg/s (median) | runs |
 |---|---:|---|
 | floor: imapclient `UID FETCH (BODY.PEEK[])`, {args.batch} per batch, read-only | {floor:,.0f} | {", ".join(f"{x:,.0f}" for x in floors)} |
-| ingestd `run_once`: fetch → parse (worker processes) → thread → classify → record → MOVE | {value:,.0f} | {", ".join(f"{x:,.0f}" for x in rates)} |
+| ingestd: fetch → parse → thread → classify (routing, repeat complaints, deadlines) → record → acknowledgement queued in the outbox → MOVE | {value:,.0f} | {", ".join(f"{x:,.0f}" for x in rates)} |
 | the pipeline alone: `Intake.take_many` over the same messages in memory, no IMAP | {ceiling:,.0f} | {", ".join(f"{x:,.0f}" for x in ceilings)} |
+| afterwards, apart: the outbox delivering those acknowledgements (MIME built, `.eml` files) | {median(sending):,.0f} | {", ".join(f"{x:,.0f}" for x in sending)} |
 
 Ratio to the floor {ratio:.2f} (target ≥ 0.3); IMAP end to end runs at {value / ceiling:.2f}× the pipeline alone.
 """)
