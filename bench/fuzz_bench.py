@@ -48,6 +48,10 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=200)
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
+    from loguru import logger
+
+    logger.remove()  # 100,000 "created" lines would cost more than the intake
+    logger.add(lambda m: print(m, end=""), level="ERROR")
     rng = random.Random(args.seed)
     pool = seeds()
     crashes_dir = ROOT / "bench" / "fuzz-crashes"
