@@ -41,6 +41,14 @@ def sweep_reminders(app: App) -> Counter[str]:
     return sweep(app.casework, app.db, app.clock.now())
 
 
+def sweep_orphan_blobs(app: App) -> Counter[str]:
+    """Blob files left by a crash between writing them and the commit (older than an hour)."""
+    from ingestd.store.sweep import sweep_blobs
+
+    removed = len(sweep_blobs(app.db, app.blobs))
+    return Counter(removed=removed) if removed else Counter()
+
+
 def run_once(app: App, *, progress: Progress | None = None) -> Counter[str]:
     """One pass over every source, then return (for cron-style use and for tests)."""
     total: Counter[str] = Counter()
@@ -72,6 +80,8 @@ def run_forever(app: App, *, stop: threading.Event | None = None) -> None:
         scheduler.add_job(_guarded("reminders", sweep_reminders, app), "interval",
                           seconds=app.settings.reminders.check_seconds, id="sweep:reminders",
                           next_run_time=app.clock.now())
+    scheduler.add_job(_guarded("blobs", sweep_orphan_blobs, app), "interval", hours=6, id="sweep:blobs",
+                      next_run_time=app.clock.now())
     if app.settings.reports.monthly:  # last month's report, on the configured day (default the 1st, 08:00)
         from ingestd.reports.monthly import scheduled
 

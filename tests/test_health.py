@@ -13,7 +13,7 @@ from ingestd.clock import FakeClock
 from ingestd.ops.health import CRITICAL, OK, WARNING, collect, prometheus
 from ingestd.ops.http import serve
 from tests.mail import complaint
-from tests.outbound.conftest import START, take
+from tests.outbound.conftest import START, outbox, take
 
 
 def test_a_stuck_outbox_warns_then_goes_critical(make_app: Callable[..., App], sqlite_url: str) -> None:
@@ -76,3 +76,19 @@ def test_the_health_command_exits_with_the_status(tmp_path) -> None:  # type: ig
     assert down.returncode == 2, down.stderr
     first = json.loads(down.stdout)["checks"][0]
     assert (first["name"], first["status"]) == ("database", "critical") and "OperationalError" in first["detail"]
+
+
+def test_sweep_removes_only_blobs_no_row_refers_to(make_app: Callable[..., App], sqlite_url: str) -> None:
+    """Given a case (its raw message and acknowledgement draft in the store) and a blob left by a crash before
+    its commit, when swept, then only the orphan goes, and a young orphan stays while it may be in flight."""
+    from ingestd.store.sweep import sweep_blobs
+
+    app = make_app(sqlite_url)
+    take(app, complaint())
+    orphan = app.blobs.put(b"written, then the process was killed before the commit")
+    kept_before = set(app.blobs.all_digests())
+    assert sweep_blobs(app.db, app.blobs) == []  # younger than an hour: perhaps a transaction in flight
+    assert sweep_blobs(app.db, app.blobs, min_age_seconds=0) == [orphan]
+    assert set(app.blobs.all_digests()) == kept_before - {orphan}
+    app.outbound.drain()  # the acknowledgement is built from what the sweep kept
+    assert [row.status for row in outbox(app)] == ["sent"]

@@ -1,4 +1,5 @@
-"""`ingestd health [--json] [--metrics]`: exit status 0 ok, 1 warning, 2 critical (monitoring-plugin style)."""
+"""`ingestd health [--json] [--metrics]` (exit status 0 ok, 1 warning, 2 critical, monitoring-plugin style) and
+`ingestd sweep-blobs`."""
 
 from __future__ import annotations
 
@@ -28,3 +29,15 @@ def health(
             typer.echo(f"{NAMES[check.status]:8} {check.name:11} {check.detail}")
         typer.echo(f"ingestd {NAMES[result.status]}")
     raise typer.Exit(result.status)
+
+
+def sweep_blobs(
+    min_age: Annotated[float, typer.Option("--min-age-seconds", help="Keep blobs younger than this (a "
+                                           "transaction in flight may own them).")] = 3600.0,
+) -> None:
+    """Remove blob files no row refers to (left by a crash between writing them and the commit)."""
+    from ingestd.store.sweep import sweep_blobs as sweep
+
+    application = state.app()
+    removed = sweep(application.db, application.blobs, min_age_seconds=min_age)
+    typer.echo(f"removed {len(removed)} orphaned blob file(s)")

@@ -73,6 +73,19 @@ class Register:
                                  .order_by(Case.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
         return [(i, n, s or "", (d or "")[:4000]) for i, n, s, d in rows]
 
+    def referenced_blobs(self) -> tuple[set[str], list[str]]:
+        """Every blob a row refers to (raw messages, attachments, quarantined bytes, outbox messages), and the
+        outbox blobs still waiting to be sent (their drafts name attachments too): what the sweep keeps."""
+        from ingestd.store.models import Attachment, OutboxMessage
+
+        found: set[str] = set()
+        for query in (select(Message.raw_sha256), select(Attachment.sha256), select(QuarantineEntry.raw_sha256),
+                      select(OutboxMessage.raw_sha256)):
+            found.update(d for d in self.session.exec(query) if d)
+        waiting = list(self.session.exec(select(OutboxMessage.raw_sha256).where(
+            OutboxMessage.status.in_(("queued", "sending")))).all())  # type: ignore[attr-defined]
+        return found, waiting
+
     def held_inputs(self, digests: list[str]) -> dict[str, tuple[str, str | None]]:
         """Which of these inputs the register holds already: sha256 → ("case", case_no) for bytes on a
         case, ("quarantine", None) for bytes parked in quarantine."""
