@@ -17,15 +17,12 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session
 
 from ingestd.casework.calendar import Span, WorkCalendar
-from ingestd.casework.policy import FINAL_STATES, deadlines_for, visit_due_for
+from ingestd.casework.policy import DESK, FINAL_STATES, deadlines_for, visit_due_for
 from ingestd.casework.repeats import Earlier, find_repeat, raised_grade, references_in
 from ingestd.store.models import Case, CaseEvent
 
 if TYPE_CHECKING:
     from outbound.service import Outbound
-
-DESK = "desk"  # the actor name of the complaint desk (the CLI's default)
-
 
 class ActionError(ValueError):
     """An action the rules refuse; the message says why (shown to the CLI user, or logged on the case)."""

@@ -14,6 +14,7 @@ from ingestd.casework.calendar import WorkCalendar
 DUE_FIELDS = {"acknowledge": "ack_due", "first_answer": "answer_due", "resolve": "resolve_due"}
 OPEN_STATES = ("open", "answered")  # waiting for the department; "replied": waiting for the return visit
 FINAL_STATES = ("closed", "withdrawn", "invalid")
+DESK = "desk"  # the actor name of the complaint desk (the command line's default)
 
 
 def deadlines_for(settings: Any, calendar: WorkCalendar, *, grade: str | None, channel: str | None,

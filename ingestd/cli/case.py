@@ -15,12 +15,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ingestd.casework.policy import DESK  # light; casework.actions loads the register, so only when a command runs
 from ingestd.cli.context import state
 
 if TYPE_CHECKING:
     from ingestd.casework.actions import Casework
-
-DESK = "desk"  # as ingestd.casework.actions.DESK (that module loads the register: only when a command runs)
 
 app = typer.Typer(no_args_is_help=True, help="Act on a case: reroute, extend, reply, close, withdraw, visit, ...")
 console = Console()

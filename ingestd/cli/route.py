@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import or_, select
 
+from ingestd.casework.policy import FINAL_STATES
 from ingestd.casework.repeats import raised_grade
 from ingestd.cli.cases import case_or_exit
 from ingestd.cli.context import state
@@ -108,9 +109,6 @@ def _rule_flags(rule_hits: list[dict] | None) -> set[str]:  # type: ignore[type-
     return {f for hit in rule_hits or [] for f in hit.get("flags", [])}
 
 
-CLOSED = ("closed", "withdrawn", "invalid")  # a rerouted case in these states needs no one's attention
-
-
 def _replay(router: Router, since: datetime, apply: bool) -> None:
     application = state.app()
     window = application.settings.intake.repeat_window_days
@@ -146,7 +144,7 @@ def _replay(router: Router, since: datetime, apply: bool) -> None:
                                    before=dict(zip(("department", "category", "grade"), before, strict=True)),
                                    after=dict(zip(("department", "category", "grade"), after, strict=True)),
                                    flags=flag_change, rule=decision.decided_by)
-                if before[0] != after[0] and application.outbound is not None and case.status not in CLOSED:
+                if before[0] != after[0] and application.outbound is not None and case.status not in FINAL_STATES:
                     notified += notify_department(application.outbound, session, case.id, after[0], now,
                                                   reason="rerouted", register=register) is not None
         if not apply:

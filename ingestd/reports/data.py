@@ -6,14 +6,13 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from ingestd.casework.policy import FINAL_STATES
 from ingestd.reports.figures import CaseFacts
 from ingestd.store.models import Case, CaseEvent
 
-FINISHED = ("closed", "withdrawn", "invalid")
-
 
 def facts(case: Case) -> CaseFacts:
-    resolved = case.replied_at or (case.closed_at if case.status in FINISHED else None)
+    resolved = case.replied_at or (case.closed_at if case.status in FINAL_STATES else None)
     return CaseFacts(
         case_no=case.case_no, channel=case.channel, status=case.status, department=case.department,
         category=case.category, grade=case.grade, flags=tuple(case.flags or ()),

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from ingestd.casework.calendar import WorkCalendar
+from ingestd.casework.policy import FINAL_STATES
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +150,7 @@ def _timeliness(pairs: Any, as_of: datetime) -> Timeliness:
 def _overdue(cases: list[CaseFacts], calendar: WorkCalendar, as_of: datetime) -> list[dict[str, Any]]:
     found = []
     for case in cases:
-        if case.status in ("closed", "withdrawn", "invalid"):
+        if case.status in FINAL_STATES:
             continue
         for deadline, due, done in (("acknowledge", case.ack_due, case.acknowledged_at),
                                     ("first_answer", case.answer_due, case.answered_at),
