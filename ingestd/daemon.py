@@ -43,7 +43,7 @@ def sweep_reminders(app: App) -> Counter[str]:
 
 def sweep_orphan_blobs(app: App) -> Counter[str]:
     """Blob files left by a crash between writing them and the commit (older than an hour)."""
-    from ingestd.store.sweep import sweep_blobs
+    from ingestd.ops.sweep import sweep_blobs
 
     removed = len(sweep_blobs(app.db, app.blobs))
     return Counter(removed=removed) if removed else Counter()

@@ -98,9 +98,7 @@ def _demo_outbound(application, console: Console) -> None:  # type: ignore[no-un
 def _demo_report(application, console: Console) -> None:  # type: ignore[no-untyped-def]
     """This month's statistics for the demo's cases (a real run makes last month's on the 1st)."""
     from ingestd.reports.monthly import make_monthly
-    from ingestd.reports.render import calendar_of
-
-    now = application.clock.now().astimezone(calendar_of(application.settings).zone)
+    now = application.clock.now().astimezone(application.settings.work_calendar().zone)
     report, paths = make_monthly(application, f"{now:%Y-%m}")
     console.print(f"monthly report {report.month} ({report.current.total} complaints): [bold]{paths[0]}[/bold] "
                   f"and {len(paths) - 1} CSV file(s)")

@@ -152,6 +152,13 @@ def draft_json(draft: Draft, put_blob: Callable[[bytes], str]) -> bytes:
     return DRAFT_MAGIC + b"," + body[1:].encode("utf-8")
 
 
+def draft_attachments(stored: bytes) -> list[str]:
+    """The blob digests a stored draft names (none for a message stored as MIME)."""
+    if not stored.startswith(DRAFT_MAGIC):
+        return []
+    return [a["sha256"] for a in json.loads(stored)["attachments"]]
+
+
 def message_bytes(stored: bytes, read_blob: Callable[[str], bytes]) -> bytes:
     """What the outbox holds → the RFC 5322 message: a draft is built now; older rows hold MIME already."""
     if not stored.startswith(DRAFT_MAGIC):

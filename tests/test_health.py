@@ -81,7 +81,7 @@ def test_the_health_command_exits_with_the_status(tmp_path) -> None:  # type: ig
 def test_sweep_removes_only_blobs_no_row_refers_to(make_app: Callable[..., App], sqlite_url: str) -> None:
     """Given a case (its raw message and acknowledgement draft in the store) and a blob left by a crash before
     its commit, when swept, then only the orphan goes, and a young orphan stays while it may be in flight."""
-    from ingestd.store.sweep import sweep_blobs
+    from ingestd.ops.sweep import sweep_blobs
 
     app = make_app(sqlite_url)
     take(app, complaint())

@@ -38,7 +38,7 @@ class Casework:
 
     @cached_property
     def calendar(self) -> WorkCalendar:
-        return self.settings.calendar.build(self.settings.store.timezone)
+        return self.settings.work_calendar()
 
     def grades(self) -> list[str]:
         return list(self._grades()) if self._grades else []

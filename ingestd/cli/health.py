@@ -36,7 +36,7 @@ def sweep_blobs(
                                            "transaction in flight may own them).")] = 3600.0,
 ) -> None:
     """Remove blob files no row refers to (left by a crash between writing them and the commit)."""
-    from ingestd.store.sweep import sweep_blobs as sweep
+    from ingestd.ops.sweep import sweep_blobs as sweep
 
     application = state.app()
     removed = sweep(application.db, application.blobs, min_age_seconds=min_age)

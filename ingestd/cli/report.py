@@ -25,11 +25,10 @@ def monthly(
     overdue cases; repeats; return-visit satisfaction; the rules that fired most; beside the previous month
     and the same month last year. Case numbers only: no personal data."""
     from ingestd.reports.monthly import make_monthly, month_of
-    from ingestd.reports.render import calendar_of
 
     application = state.app()
     try:
-        which = month_of(month, application.clock.now(), calendar_of(application.settings).zone)
+        which = month_of(month, application.clock.now(), application.settings.work_calendar().zone)
     except ValueError:
         raise typer.BadParameter(f"--month {month!r}: write it as YYYY-MM, e.g. 2026-10") from None
     report, paths = make_monthly(application, which, out_dir=out, pdf=pdf or None, send=send)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
+from ingestd.casework.calendar import WorkCalendar
 from ingestd.config.casework import ActionConfig, CalendarConfig, DeadlineConfig, ReminderConfig, RepeatConfig
 from ingestd.config.mailbox import Mailbox
 from ingestd.config.model_base import Secret, Strict
@@ -107,6 +108,10 @@ class Settings(Strict):
     reports: ReportConfig = ReportConfig()
     ops: OpsConfig = OpsConfig()
     logging: LoggingConfig = LoggingConfig()
+
+    def work_calendar(self) -> WorkCalendar:
+        """The working-time calendar of `[calendar]` in the register's time zone (deadlines, statistics)."""
+        return self.calendar.build(self.store.timezone)
 
     @model_validator(mode="after")
     def _unique_mailbox_names(self) -> Settings:

@@ -11,7 +11,7 @@ from typing import Any
 from loguru import logger
 
 from ingestd.reports.figures import previous_month
-from ingestd.reports.render import Report, build_report, calendar_of, write_report
+from ingestd.reports.render import Report, build_report, write_report
 from outbound.compose import AUTO_GENERATED, Draft, OutAttachment, idempotency_key, message_id_for
 from outbound.outbox import enqueue
 
@@ -19,7 +19,7 @@ from outbound.outbox import enqueue
 def make_monthly(app: Any, month: str, *, out_dir: Path | None = None, pdf: bool | None = None,
                  send: bool = False) -> tuple[Report, list[Path]]:
     settings = app.settings
-    report = build_report(app.db, calendar_of(settings), month, app.clock.now())
+    report = build_report(app.db, settings.work_calendar(), month, app.clock.now())
     folder = out_dir or settings.reports.folder(Path(settings.store.data_dir))
     paths = write_report(report, folder, pdf=settings.reports.pdf if pdf is None else pdf)
     logger.bind(source="reports").info("monthly report {}: {} complaints, {} file(s) in {}", month,
@@ -31,7 +31,7 @@ def make_monthly(app: Any, month: str, *, out_dir: Path | None = None, pdf: bool
 
 def scheduled(app: Any) -> None:
     """The scheduler's job: last month's report, written and sent."""
-    today = app.clock.now().astimezone(calendar_of(app.settings).zone).date()
+    today = app.clock.now().astimezone(app.settings.work_calendar().zone).date()
     make_monthly(app, previous_month(today), send=True)
     app.outbound.drain() if app.outbound is not None else None
 

@@ -181,7 +181,3 @@ def write_report(report: Report, out_dir: Path, *, pdf: bool = False) -> list[Pa
         write_atomic(path, HTML(string=page).write_pdf())
         written.append(path)
     return written
-
-
-def calendar_of(settings: Any) -> WorkCalendar:
-    return settings.calendar.build(settings.store.timezone)

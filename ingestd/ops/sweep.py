@@ -4,13 +4,10 @@ transaction could be (`min_age_seconds`)."""
 
 from __future__ import annotations
 
-import json
-
 from ingestd.store.blobs import BlobStore
 from ingestd.store.db import Database
 from ingestd.store.register import Register
-
-DRAFT = b'{"ingestd_draft"'
+from outbound.compose import draft_attachments
 
 
 def sweep_blobs(db: Database, blobs: BlobStore, *, min_age_seconds: float = 3600) -> list[str]:
@@ -18,9 +15,7 @@ def sweep_blobs(db: Database, blobs: BlobStore, *, min_age_seconds: float = 3600
         referenced, waiting = Register(session).referenced_blobs()
     for digest in waiting:  # an unsent draft names its attachments by digest
         try:
-            data = blobs.read(digest)
+            referenced.update(draft_attachments(blobs.read(digest)))
         except OSError:
             continue
-        if data.startswith(DRAFT):
-            referenced.update(a["sha256"] for a in json.loads(data).get("attachments", []))
     return blobs.sweep_orphans(referenced, min_age_seconds=min_age_seconds)
