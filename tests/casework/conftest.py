@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ingestd.app import App, build_app
-from ingestd.clock import FakeClock
-from ingestd.config import LoadedConfig
-from tests.conftest import make_settings
-from tests.outbound.conftest import START, clock, get_case, outbound_section, smtp  # noqa: F401  (fixtures)
+from ingestd.app import App
+from tests.outbound.conftest import START, clock, get_case, make_outbound_app, smtp  # noqa: F401  (fixtures)
 from tests.servers.smtp import SmtpServer
 
 ROUTING = """
@@ -52,22 +49,16 @@ grade = "重大"
 
 
 @pytest.fixture
-def make_life_app(tmp_path: Path, clock: FakeClock) -> Iterator[Callable[..., App]]:  # noqa: F811
-    apps: list[App] = []
+def make_life_app(tmp_path: Path, make_outbound_app: Callable[..., App]) -> Callable[..., App]:  # noqa: F811
+    """Apps with the routing above (departments' inboxes from it, not from [outbound.departments])."""
     rules = tmp_path / "routing.toml"
     rules.write_text(ROUTING, encoding="utf-8")
 
     def factory(db_url: str, server: SmtpServer | None, **sections: Any) -> App:
-        outbound = outbound_section(server, departments={}, supervisors={})
-        settings = make_settings(db_url, tmp_path / "var", outbound=outbound, routing={"file": str(rules)},
-                                 **sections)
-        app = build_app(LoadedConfig(settings, None), clock=clock)
-        apps.append(app)
-        return app
+        return make_outbound_app(db_url, server, departments={}, supervisors={},
+                                 sections={"routing": {"file": str(rules)}, **sections})
 
-    yield factory
-    for app in apps:
-        app.close()
+    return factory
 
 
 def local(text: str) -> datetime:

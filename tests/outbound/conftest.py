@@ -51,8 +51,10 @@ def outbound_section(server: SmtpServer | None, **overrides: Any) -> dict[str, A
 def make_outbound_app(tmp_path: Path, clock: FakeClock) -> Iterator[Callable[..., App]]:
     apps: list[App] = []
 
-    def factory(db_url: str, server: SmtpServer | None, *, data_dir: Path | None = None, **outbound: Any) -> App:
-        sections: dict[str, Any] = {"outbound": outbound_section(server, **outbound)}
+    def factory(db_url: str, server: SmtpServer | None, *, data_dir: Path | None = None,
+                sections: dict[str, Any] | None = None, **outbound: Any) -> App:
+        """`sections`: other config sections (routing, reminders, ...) beside the outbound one."""
+        sections = {**(sections or {}), "outbound": outbound_section(server, **outbound)}
         settings = make_settings(db_url, data_dir or tmp_path / "var", **sections)
         app = build_app(LoadedConfig(settings, None), clock=clock)
         apps.append(app)
