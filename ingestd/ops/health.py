@@ -70,10 +70,8 @@ def _register(session: Any, health: Health, now: datetime) -> None:
     failed = scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "failed"))
     open_cases = session.exec(select(Case.department, func.count()).where(col(Case.status).not_in(FINAL_STATES))
                               .group_by(Case.department)).all()
-    overdue_since = scalar(select(func.min(Case.resolve_due)).where(col(Case.status).in_(("open", "answered")),
-                                                                     Case.resolve_due < now))
-    overdue = scalar(select(func.count()).select_from(Case).where(col(Case.status).in_(("open", "answered")),
-                                                                  Case.resolve_due < now))
+    overdue, overdue_since = session.exec(select(func.count(), func.min(Case.resolve_due)).where(
+        col(Case.status).in_(("open", "answered")), Case.resolve_due < now)).one()
     age = (now - oldest).total_seconds() if oldest else 0.0
     if age > OUTBOX_STUCK.total_seconds():
         health.checks.append(Check("outbox", CRITICAL, f"{queued} queued, the oldest for {age / 3600:.1f} h"))
