@@ -11,7 +11,9 @@ from typing import Any
 from loguru import logger
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*@([A-Za-z0-9\-]+\.)+[A-Za-z]{2,}")
-_PHONE = re.compile(r"(?<![\w-])(\+?\d[\d \-()]{5,}\d)(?![\w-])")
+# Not inside a longer ASCII token (an order number, a case number `TS-202611-00001`), but found right against
+# Chinese text (`电话13800138000`, `张伟13800138000.jpg`, `王芳-13912345678.pdf`): `\w` would be Unicode.
+_PHONE = re.compile(r"(?<![A-Za-z0-9_])(?<![A-Za-z0-9_]-)(\+?\d[\d \-()]{5,}\d)(?![A-Za-z0-9_])(?!-[A-Za-z0-9_])")
 
 
 def mask(text: str) -> str:
@@ -42,12 +44,12 @@ def _ctx(record: dict[str, Any]) -> str:
 
 def _patcher(masking: bool):  # type: ignore[no-untyped-def]
     def patch(record: dict[str, Any]) -> None:
-        record["extra"]["ctx"] = _ctx(record)
-        if masking:
+        if masking:  # `source` too: it carries file names and paths, which may be a complainant's name and phone
             record["message"] = mask(record["message"])
             for key, value in list(record["extra"].items()):
-                if isinstance(value, str) and key not in ("ctx", "case", "source"):
+                if isinstance(value, str) and key not in ("ctx", "case"):
                     record["extra"][key] = mask(value)
+        record["extra"]["ctx"] = _ctx(record)  # after masking: the readable line shows it
 
     return patch
 

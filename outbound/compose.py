@@ -2,8 +2,9 @@
 
 Every header goes through `email.message.EmailMessage` and `email.headerregistry`, never through string
 concatenation. Text that comes from outside (a complaint's subject, a complainant's name, a file name)
-is flattened to one line first, and the policy refuses any header value that still holds CR or LF, so
-nothing a complainant writes can add a header (`Bcc:`) or end the header block.
+is flattened to one line first (a file name is also cut to its last path component), and the policy refuses
+any header value that still holds CR or LF, so nothing a complainant writes can add a header (`Bcc:`) or end
+the header block.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from ingestd.config.outbound import check_address
+from ingestd.store.filenames import safe_filename
 
 POLICY = policy.SMTP.clone(raise_on_defect=True, max_line_length=78, cte_type="7bit")  # CRLF, all 7-bit
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
@@ -119,8 +121,10 @@ def build(draft: Draft) -> EmailMessage:
         maintype, _, subtype = (att.content_type or "application/octet-stream").partition("/")
         if maintype == "text" or not re.fullmatch(r"[\w.+-]+", maintype) or not re.fullmatch(r"[\w.+-]+", subtype):
             maintype, subtype = "application", "octet-stream"  # text parts would be re-encoded: keep the bytes
+        # the name as the store keeps it (one path component, no device names): the department's mail client
+        # or ticket system may save the file under it
         msg.add_attachment(att.data, maintype=maintype, subtype=subtype,
-                           filename=one_line(att.filename, 150) or "attachment")
+                           filename=one_line(safe_filename(att.filename), 200) or "attachment")
     return msg
 
 

@@ -64,6 +64,8 @@ def parse_email(raw: bytes, *, max_attachment_bytes: int | None = None) -> Parse
         data, lifted = _lift_large_bodies(data)
     try:
         msg = message_from_bytes(data, policy=compat32)
+    except RecursionError:  # thousands of nested multiparts: the parser recurses once per level
+        raise UnparseableInput("MIME structure nested too deeply") from None
     except Exception as exc:  # compat32 practically never raises; if it does, the input is not mail
         raise UnparseableInput(f"not an email: {type(exc).__name__}: {exc}") from None
     del data

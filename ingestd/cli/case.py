@@ -28,6 +28,8 @@ ActorOpt = Annotated[str, typer.Option("--as", help="Who acts: desk (default) or
 
 
 def _act(case_no: str, action: Callable[[Casework, Any, Any, Any], Any], done: str) -> None:
+    from jinja2 import TemplateError
+
     from ingestd.casework.actions import ActionError
     from ingestd.cli.cases import case_or_exit
 
@@ -43,6 +45,11 @@ def _act(case_no: str, action: Callable[[Casework, Any, Any, Any], Any], done: s
     except ActionError as exc:
         typer.echo(f"{case_no}: refused: {exc}", err=True)
         raise typer.Exit(2) from None
+    except TemplateError as exc:  # the notice this action sends: a template the sandbox refused (nothing committed)
+        from ingestd.cli.reply import template_refused
+
+        typer.echo(f"{case_no}: {template_refused(exc)}", err=True)
+        raise typer.Exit(1) from None
     if application.outbound is not None:
         application.outbound.drain()
     console.print(summary)

@@ -24,6 +24,8 @@ def reply(
 ) -> None:
     """Send the formal reply: an e-mail to the complainant (when they gave an address) and a PDF letter (when
     the complaint came by letter or left no address). Sending the same text again does nothing."""
+    from jinja2 import TemplateError
+
     from outbound.replies import ReplyError
 
     text = sys.stdin.read() if str(file) == "-" else _read(file)
@@ -34,6 +36,9 @@ def reply(
             result = application.outbound.reply(case_no, text, actor="cli", letter=letter)
         except ReplyError as exc:
             typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None
+        except TemplateError as exc:  # an admin-edited template the sandbox refused, or a broken one: say which
+            typer.echo(template_refused(exc), err=True)
             raise typer.Exit(1) from None
         if result.already:
             console.print(f"{case_no}: this reply was sent before ({', '.join(result.channels)}); nothing new sent")
@@ -48,6 +53,12 @@ def reply(
         console.print(f"{case_no}: reply sent as " + " and ".join(parts), highlight=False)
     finally:
         application.close()
+
+
+def template_refused(exc: Exception) -> str:
+    """One line for the desk instead of a traceback; `check-config` points at the template's line."""
+    return (f"a message template could not be rendered, nothing was sent: {type(exc).__name__}: {exc} "
+            "(`ingestd check-config` shows the file and line)")
 
 
 def _read(file: Path) -> str:

@@ -36,8 +36,9 @@ _ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0
 
 
 def check_address(value: str) -> str:
-    """A bare address (no display name), safe for an SMTP envelope and a header: no spaces, no CR/LF."""
-    if not _ADDRESS.match(value):
+    """A bare address (no display name), safe for an SMTP envelope and a header: no spaces, no CR/LF.
+    `fullmatch`, not `match`: the pattern's `$` would also match before a trailing newline."""
+    if not _ADDRESS.fullmatch(value):
         raise ValueError(f"not a plain e-mail address: {value!r}")
     return value.lower()
 

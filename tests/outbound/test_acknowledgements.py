@@ -81,33 +81,6 @@ def test_english_complaint_is_acknowledged_in_english(make_outbound_app: Callabl
     assert "You will have an answer by 5 November 2026"  # Mon + 3 working days in msg.get_body(("plain",)).get_content()
 
 
-def test_a_subject_or_name_with_crlf_adds_no_header(make_outbound_app: Callable[..., App], sqlite_url: str,
-                                                    smtp: SmtpServer) -> None:
-    """Given a complaint whose (encoded) subject and sender name carry CR/LF and a `Bcc:` line, when
-    acknowledged, then the acknowledgement has exactly one recipient and no Bcc or other injected header."""
-    app = make_outbound_app(sqlite_url, smtp)
-    evil = "=?utf-8?b?5oqV6K+JDQpCY2M6IGV2aWxAYXR0YWNrZXIuZXhhbXBsZQ0KWC1Fdmls?="  # 投诉\r\nBcc: evil@…\r\nX-Evil
-    name = "=?utf-8?b?5byg5LyfDQpCY2M6IGV2aWwyQGF0dGFja2VyLmV4YW1wbGU=?="  # 张伟\r\nBcc: evil2@…
-    raw = (f"From: {name} <zhang.wei@example.com>\r\nTo: complaints@ingestd.example\r\nSubject: {evil}\r\n"
-           "Date: Mon, 02 Nov 2026 09:30:00 +0000\r\nMessage-ID: <evil-1@example.com>\r\nMIME-Version: 1.0\r\n"
-           "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-           "快递延误十天，要求赔偿。\r\n").encode()
-    outcome = take(app, raw)
-    assert "\n" in get_case(app, outcome.case_no).subject or "Bcc" in get_case(app, outcome.case_no).subject
-    app.outbound.drain()
-    (ack,) = [m for m in smtp.messages if m.message["X-Ingestd-Kind"] == "ack"]
-    assert ack.rcpt_tos == ["zhang.wei@example.com"]
-    msg = ack.message
-    assert msg["Bcc"] is None and msg["X-Evil"] is None
-    names = [k.lower() for k in msg]
-    assert names == ["from", "to", "subject", "date", "message-id", "in-reply-to", "references", "auto-submitted",
-                     "x-auto-response-suppress", "x-loop", "x-ingestd-case", "x-ingestd-kind", "mime-version",
-                     "content-type"]
-    assert "\n" not in str(msg["Subject"]) and "Bcc: evil@attacker.example" in str(msg["Subject"])
-    head = ack.data.split(b"\r\n\r\n", 1)[0]
-    assert not any(line.lower().startswith(b"bcc") for line in head.split(b"\r\n"))
-
-
 def test_the_daily_limit_per_sender(make_outbound_app: Callable[..., App], sqlite_url: str,
                                     smtp: SmtpServer) -> None:
     """Given a limit of two acknowledgements per sender per day, when one sender opens three cases, then two
