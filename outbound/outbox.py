@@ -25,11 +25,12 @@ def find(session: Session, key: str) -> OutboxMessage | None:
 
 
 def enqueue(session: Session, blobs: BlobStore, *, key: str, draft: Draft, case_id: int | None, now: datetime,
-            register: Any = None) -> tuple[int, bool]:
+            register: Any = None, fresh: bool = False) -> tuple[int, bool]:
     """Queue `draft` under `key`: (outbox row id, True) when queued now, (existing id, False) when the key
     is queued already. A concurrent twin that commits first makes this transaction fail on the unique key,
-    which the intake runner takes as "recorded concurrently"."""
-    existing = find(session, key)
+    which the intake runner takes as "recorded concurrently". `fresh`: the key names a case this transaction
+    has just opened, so it cannot be queued yet and is not looked up (the unique key still guards it)."""
+    existing = None if fresh else find(session, key)
     if existing is not None:
         return int(existing.id or 0), False
     check(draft)  # a bad address fails here, in the caller's transaction, not at send time
@@ -45,7 +46,7 @@ def enqueue(session: Session, blobs: BlobStore, *, key: str, draft: Draft, case_
     if case_id is not None:
         parent = safe_message_id(draft.in_reply_to)
         messages = Message.__table__  # type: ignore[attr-defined]
-        session.execute(insert(messages), {
+        row = {
             "case_id": case_id, "direction": "out", "dedupe_key": f"out:{key}"[:600], "message_id": draft.message_id,
             "in_reply_to": parent, "references": [r for r in draft.references if safe_message_id(r)][-10:],
             "subject": draft.clean_subject, "from_addr": draft.from_addr, "from_name": draft.from_name or None,
@@ -53,9 +54,12 @@ def enqueue(session: Session, blobs: BlobStore, *, key: str, draft: Draft, case_
             "source_ref": f"outbox:{row_id}", "raw_sha256": None, "size": _size(draft), "body_text": draft.text,
             "headers": {"x-ingestd-kind": draft.kind, "auto-submitted": draft.auto_submitted or ""},
             "created_at": now,
-        })
-        if register is not None:  # later inputs of the same batch thread onto it
-            register.remember(draft.message_id, case_id, draft.case_no)
+        }
+        if register is not None:
+            register.insert_later(Message, row)
+            register.remember(draft.message_id, case_id, draft.case_no)  # later inputs of the batch thread onto it
+        else:
+            session.execute(insert(messages), row)
     return row_id, True
 
 
@@ -64,6 +68,18 @@ def acks_since(session: Session, to_addr: str, since: datetime) -> int:
     return int(session.exec(select(func.count()).select_from(OutboxMessage).where(
         OutboxMessage.kind == "ack", OutboxMessage.to_addr == to_addr.lower(),
         OutboxMessage.created_at >= since)).one())
+
+
+def acks_since_many(session: Session, to_addrs: set[str], since: datetime) -> dict[str, int]:
+    """`acks_since` for many addresses, in one query per 500: every address gets a count, 0 included."""
+    counts = dict.fromkeys(to_addrs, 0)
+    wanted = sorted(to_addrs)
+    for start in range(0, len(wanted), 500):
+        for addr, n in session.exec(select(OutboxMessage.to_addr, func.count()).where(
+                OutboxMessage.kind == "ack", OutboxMessage.to_addr.in_(wanted[start:start + 500]),  # type: ignore[union-attr]
+                OutboxMessage.created_at >= since).group_by(OutboxMessage.to_addr)):
+            counts[addr] = int(n)
+    return counts
 
 
 def rows_for_message_ids(session: Session, message_ids: list[str]) -> list[OutboxMessage]:

@@ -17,6 +17,7 @@ committed with the case, or not at all.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import datetime, time
 from typing import TYPE_CHECKING, Any
 
@@ -24,15 +25,16 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from ingestd.config.outbound import check_address
-from ingestd.pipeline.items import Quarantine
+from ingestd.pipeline.items import Parsed, Quarantine
 from ingestd.pipeline.respond import ResponseContext
 from ingestd.store.models import Attachment, Case, OutboxMessage
 from outbound import loops
 from outbound.compose import AUTO_GENERATED, AUTO_REPLIED, Draft, OutAttachment, idempotency_key, message_id_for
-from outbound.outbox import acks_since, enqueue, rows_for_message_ids
+from outbound.outbox import acks_since, acks_since_many, enqueue, rows_for_message_ids
 from outbound.templates import AttachmentNote, ack_context, language_of, notify_context
 
 if TYPE_CHECKING:
+    from ingestd.store.register import Register
     from outbound.service import Outbound
 
 BOUNCE_UNKNOWN = "bounce for unknown message"
@@ -125,8 +127,7 @@ class AcknowledgementResponder:
             return
         sent_today = 0
         if to_addr and config.ack_limit_per_sender_per_day is not None:
-            local_midnight = datetime.combine(ctx.now.astimezone(out.zone).date(), time(), tzinfo=out.zone)
-            sent_today = acks_since(session, to_addr, local_midnight)
+            sent_today = self._sent_today(ctx.register, to_addr, ctx.now)
         verdict = loops.ack_decision(email, to_addr, own_addresses=config.ours, sent_today=sent_today,
                                      daily_limit=config.ack_limit_per_sender_per_day, now=ctx.now,
                                      max_age_days=config.ack_max_age_days)
@@ -155,10 +156,12 @@ class AcknowledgementResponder:
             auto_submitted=AUTO_REPLIED,
         )
         outbox_id, queued = enqueue(session, out.blobs, key=key, draft=draft, case_id=case_id, now=ctx.now,
-                                    register=ctx.register)
+                                    register=ctx.register, fresh=True)
         if queued:
-            case.acknowledged_at = ctx.now  # the acknowledge-by deadline is met (see ingestd.casework)
-            session.add(case)
+            ctx.register.update_case(case_id, acknowledged_at=ctx.now)  # its acknowledge-by deadline is met
+            counted = ctx.register.memo.get(self._MEMO)
+            if counted is not None:
+                counted[1][to_addr] += 1
             ctx.register.log_event(case_id, "ack.queued", ctx.now, actor="outbox", outbox_id=outbox_id, to=to_addr,
                                    message_id=draft.message_id, answer_by=by.isoformat(), language=language)
 
@@ -168,8 +171,33 @@ class AcknowledgementResponder:
         acknowledge-by deadline goes. A letter keeps it: the desk acknowledges it another way (`ingestd case ack`)."""
         ctx.register.log_event(ctx.recorded.case_id, "ack.suppressed", ctx.now, actor="outbox", reason=reason)
         if ctx.parsed.raw.channel == "email":
-            ctx.register.session.execute(update(Case).where(Case.id == ctx.recorded.case_id)  # type: ignore[arg-type]
-                                         .values(ack_due=None))
+            ctx.register.update_case(ctx.recorded.case_id, ack_due=None)
+
+    _MEMO = "outbound.acks_today"
+
+    def prepare(self, register: Register, items: list[Parsed], now: datetime) -> None:
+        """Count, in one query for the whole batch, today's acknowledgements to each of its senders (the
+        daily limit); `respond` then counts on in memory."""
+        if self.outbound.config.ack_limit_per_sender_per_day is None:
+            return
+        midnight = self._midnight(now)
+        addresses = {a for item in items if item.raw.channel == "email"
+                     and (a := (item.email.complainant.email or item.email.from_addr or "").lower())}
+        register.memo[self._MEMO] = (midnight, Counter(acks_since_many(register.session, addresses, midnight)))
+
+    def _sent_today(self, register: Register, to_addr: str, now: datetime) -> int:
+        midnight = self._midnight(now)
+        counted = register.memo.get(self._MEMO)
+        if counted is not None and counted[0] == midnight and to_addr in counted[1]:
+            return int(counted[1][to_addr])
+        sent = acks_since(register.session, to_addr, midnight)
+        if counted is not None and counted[0] == midnight:
+            counted[1][to_addr] = sent
+        return sent
+
+    def _midnight(self, now: datetime) -> datetime:
+        zone = self.outbound.zone
+        return datetime.combine(now.astimezone(zone).date(), time(), tzinfo=zone)
 
 
 class DepartmentNotificationResponder:
@@ -194,14 +222,15 @@ class DepartmentNotificationResponder:
             attachments.append((att.filename or "attachment", att.content_type, size, att.data, digest))
         notify_department(self.outbound, ctx.register.session, ctx.recorded.case_id, ctx.decision.department,
                           ctx.now, reason="routed", attachments=attachments, register=ctx.register,
-                          mailbox=parsed.raw.mailbox)
+                          mailbox=parsed.raw.mailbox, fresh=True)
 
 
 def notify_department(outbound: Outbound, session: Session, case_id: int, department: str, now: datetime, *,
                       reason: str = "rerouted", attachments: list[tuple[str, str, int, bytes, str | None]] | None = None,
-                      register: Any = None, mailbox: str | None = None) -> int | None:
+                      register: Any = None, mailbox: str | None = None, fresh: bool = False) -> int | None:
     """Queue the case to `department`'s inbox, in the caller's transaction; returns the outbox row id.
 
+    `fresh`: the case was opened in this transaction, so the notification cannot be queued yet (see `enqueue`).
     For a reroute (`reason="rerouted"`) call this in the transaction that changes `cases.department`;
     the case's stored attachments are sent along (`attachments=None`)."""
     config = outbound.config
@@ -254,7 +283,7 @@ def notify_department(outbound: Outbound, session: Session, case_id: int, depart
         auto_submitted=AUTO_GENERATED,
     )
     outbox_id, queued = enqueue(session, outbound.blobs, key=key, draft=draft, case_id=case_id, now=now,
-                                register=register)
+                                register=register, fresh=fresh)
     if queued:
         log("department.notified", department=department, inbox=inbox, outbox_id=outbox_id, reason=reason,
             message_id=draft.message_id, attachments_included=len(files),

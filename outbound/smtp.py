@@ -8,7 +8,8 @@ stuck in "sending" (its sender died) is claimed again after `claim_timeout_secon
 Results: 2xx → sent; 4xx, a refused or dropped connection, a timeout → queued again with exponential
 backoff (failed after `max_attempts`); 5xx → failed at once. A failure is recorded on the case
 (`outbound.failed`) and shown by `ingestd outbox list`. Each result is committed right after its
-message, so a crash repeats at most the message in hand (its stable Message-ID makes it recognisable).
+message; before that, an accepted message is written to the sent journal (`outbound.journal`), so a
+sender killed between the server's 250 and that commit does not send it again after a restart.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from ingestd.store.db import Database
 from ingestd.store.models import CaseEvent, OutboxMessage
 from outbound.compose import message_bytes
 from outbound.filesink import FileSink
+from outbound.journal import SentJournal
+
+JOURNAL_NAME = "sent.journal"
 
 
 class TemporaryFailure(Exception):
@@ -146,11 +150,13 @@ class OutboxSender:
         self.config = config
         self.clock = clock
         self.transport = transport or make_transport(config, data_dir)
+        self.journal = SentJournal(data_dir / JOURNAL_NAME)
 
     def drain(self, *, max_batches: int | None = None) -> Counter[str]:
         """Deliver everything that is due now; returns counts by result (sent, retry, failed)."""
         counts: Counter[str] = Counter()
         batches = 0
+        self.journal.compact(self._not_marked_sent)
         try:
             while max_batches is None or batches < max_batches:
                 token, rows = self.claim(self.config.batch_size)
@@ -194,6 +200,13 @@ class OutboxSender:
             if down is not None:  # the server is unreachable: the rest of the batch waits too
                 counts[self._temporary(token, row, str(down))] += 1
                 continue
+            accepted = self.journal.accepted(_journal_key(row))
+            if accepted is not None:  # sent before a crash, its result never committed: not again
+                logger.bind(source="outbox").info("outbox #{}: accepted before a restart ({}); not sent again",
+                                                  row.id, accepted)
+                self._sent(token, row, accepted)
+                counts["sent"] += 1
+                continue
             try:
                 raw = message_bytes(self.blobs.read(row.raw_sha256), self.blobs.read)
             except OSError as exc:  # the blob is missing: perhaps a full or unmounted disk, for now
@@ -216,9 +229,22 @@ class OutboxSender:
             except OSError as exc:  # the blob is missing, the outbox folder is not writable
                 counts[self._temporary(token, row, f"{type(exc).__name__}: {exc}")] += 1
             else:
+                self.journal.record(_journal_key(row), ref, self.clock.now())
                 self._sent(token, row, ref)
                 counts["sent"] += 1
         return counts
+
+    def _not_marked_sent(self, keys: list[str]) -> set[str]:
+        """Of these journal keys, those whose rows are not marked sent (the journal must keep them)."""
+        wanted = sorted({key.rsplit(" ", 1)[0] for key in keys})
+        found: set[str] = set()
+        with self.db.read() as session:
+            for start in range(0, len(wanted), 500):
+                found.update(_journal_key(row) for row in session.exec(select(OutboxMessage).where(
+                    OutboxMessage.idempotency_key.in_(wanted[start:start + 500]),  # type: ignore[attr-defined]
+                    OutboxMessage.status != "sent")).all())
+        return found
+
 
     def _sent(self, token: str, row: OutboxMessage, ref: str) -> None:
         now = self.clock.now()
@@ -263,3 +289,9 @@ class OutboxSender:
         session.add(CaseEvent(case_id=row.case_id, at=at, kind=kind, actor="outbox",
                               detail={"outbox_id": row.id, "kind": row.kind, "to": row.to_addr,
                                       "message_id": row.message_id, **detail}))
+
+
+def _journal_key(row: OutboxMessage) -> str:
+    """The outbox key and when it was queued: a register rebuilt from scratch reuses case numbers, and so
+    keys, but not the moment they were queued."""
+    return f"{row.idempotency_key} {row.created_at.isoformat()}"

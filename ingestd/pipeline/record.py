@@ -44,13 +44,15 @@ def record(parsed: Parsed, match: ThreadMatch | None, decision: Classification |
     if match is None:
         assert decision is not None, "a new case needs a classification"
         case_no = case_numbers.allocate(register.session, case_number_pattern, local_now, register.case_scopes)
-        case_id = register.insert_values(Case, _new_case(parsed, decision, case_no, now, opening or {}))
+        values = _new_case(parsed, decision, case_no, now, opening or {})
+        case_id = register.insert_values(Case, values)
+        register.add_case(case_id, values)  # responders read it from the session, not the database
     else:
         case_id, case_no = match.case_id, match.case_no
 
     message_row_id = register.insert_values(Message, _inbound_message(parsed, case_id, now))
     for row in attachment_rows:
-        register.insert_values(Attachment, {**row, "case_id": case_id, "message_id": message_row_id})
+        register.insert_later(Attachment, {**row, "case_id": case_id, "message_id": message_row_id})
 
     if created and decision is not None:
         register.log_event(case_id, "case.opened", now, channel=raw.channel, source=raw.source,

@@ -26,6 +26,10 @@ class ResponseContext:
 
 
 class Responder(Protocol):
+    """`respond` runs once per recorded input. A responder may also have
+    `prepare(register, parsed_inputs, now)`, called once per batch before any input, to look up in one
+    query what `respond` would otherwise ask for each input (it keeps the answer in `register.memo`)."""
+
     name: str
 
     def respond(self, ctx: ResponseContext) -> None: ...

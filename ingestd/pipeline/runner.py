@@ -3,7 +3,9 @@
 Only the runner catches broad exceptions. A stage that raises `Quarantine` parks the input as
 unreadable; any other exception parks it as failed, with the stage and the traceback, so that
 `ingestd quarantine retry` can put it back once the bug or outage is fixed. Either way the input is
-safe in the register and its source may let go of it.
+safe in the register and its source may let go of it. An outage of the register (the database down or
+busy) or of the blob store (disk full, I/O error) is not parked: it is raised to the source, which keeps
+the input for a later pass.
 
 Inputs are parsed (in worker processes for bulk imports) outside the transaction; the rest runs in
 one transaction per batch with a savepoint per input, so no input is ever half-committed and one bad
@@ -38,7 +40,7 @@ from ingestd.pipeline.record import Recorded, record
 from ingestd.pipeline.respond import Responder, ResponseContext, respond
 from ingestd.pipeline.thread import thread
 from ingestd.store import case_numbers
-from ingestd.store.blobs import BlobStore
+from ingestd.store.blobs import BlobStore, BlobStoreError
 
 if TYPE_CHECKING:
     from ingestd.casework.actions import Casework
@@ -74,6 +76,8 @@ def receive_and_parse(raw: RawInput, limits: LimitsConfig, blob_root: Path | Non
         return parsed
     except Quarantine as q:
         return ParseFailure(raw, stage, q.kind, q.reason, None)
+    except BlobStoreError:
+        raise  # the disk is full or failing: an outage, not this input's fault; its source keeps it
     except Exception as exc:  # a parser bug: park it, keep going
         return ParseFailure(raw, stage, "failed", f"{type(exc).__name__}: {exc}", tb.format_exc())
 
@@ -176,6 +180,8 @@ class Intake:
             try:
                 results[i] = fut.result()
                 results[i].raw = raw  # the worker sent back a copy without the bytes
+            except BlobStoreError:
+                raise  # the store cannot write (disk full): parsing here would fail the same way
             except Exception as exc:  # the worker died (killed, out of memory): parse here instead
                 logger.bind(source=raw.source).warning("parse worker failed ({}); parsing in process", exc)
                 results[i] = receive_and_parse(raw, self.settings.limits, self.blobs.root)
@@ -198,17 +204,37 @@ class Intake:
                     guarded: bool) -> list[tuple[RawInput, Outcome]]:
         outcomes: list[tuple[RawInput, Outcome]] = []
         with self.db.write() as session:
-            register = Register(session)
-            register.prefetch_message_ids(
-                mid for item in items if isinstance(item, Parsed)
-                for mid in (item.email.message_id, item.email.in_reply_to, *item.email.references) if mid)
+            register = Register(session, buffered=True)
+            self._prefetch(register, [item for item in items if isinstance(item, Parsed)], now)
             for item in items:
                 outcome = self._commit_one(item, register, now, retry=retry, guarded=guarded)
                 if retry and outcome.case_no:
                     register.release(item.raw.sha256, outcome.case_no, now)
                 outcomes.append((item.raw, outcome))
+            if not guarded:
+                try:
+                    register.flush()
+                except Exception as exc:
+                    raise _Unguarded from exc
             self.blobs.sync()  # the files the rows point at are on disk before the rows are committed
         return outcomes
+
+    def _prefetch(self, register: Register, parsed: list[Parsed], now: datetime) -> None:
+        """What every input of the batch will look up, in a few queries for all of them: Message-IDs for
+        threading, the complainants' earlier cases, and whatever the responders prepare."""
+        register.prefetch_message_ids(
+            mid for item in parsed
+            for mid in (item.email.message_id, item.email.in_reply_to, *item.email.references) if mid)
+        register.prefetch_earlier_cases(
+            ((item.email.complainant.email, item.email.complainant.phone) for item in parsed),
+            self._repeat_since(now))
+        for responder in self.responders:
+            prepare = getattr(responder, "prepare", None)
+            if prepare is not None:
+                prepare(register, parsed, now)
+
+    def _repeat_since(self, now: datetime) -> datetime:
+        return now - timedelta(days=self.settings.intake.repeat_window_days)
 
     def _commit_one(self, item: Parsed | ParseFailure | AlreadySeen, register: Register,
                     now: datetime, *, retry: bool = False, guarded: bool = True) -> Outcome:
@@ -231,8 +257,9 @@ class Intake:
             return self._recorded(item, register, recorded)
         stage = ["thread"]
         try:
-            with register.session.begin_nested():
+            with register.scope(), register.session.begin_nested():
                 recorded = self._stages(item, register, now, stage)
+                register.flush()  # this input's buffered rows belong inside its savepoint
         except IntegrityError:
             seen = register.seen_input(raw.sha256)  # another worker committed the same input first
             if seen is not None:
@@ -241,8 +268,8 @@ class Intake:
             return self._park(register, raw, stage[0], "failed", "integrity error", tb.format_exc(), now)
         except Quarantine as q:
             return self._park(register, raw, stage[0], q.kind, q.reason, None, now)
-        except (OperationalError, InterfaceError):
-            raise  # the database is down or busy: not this input's fault; its source keeps it for later
+        except (OperationalError, InterfaceError, BlobStoreError):
+            raise  # the database or the blob store is down, busy or full: not this input's fault; its source keeps it
         except Exception as exc:
             return self._park(register, raw, stage[0], "failed", f"{type(exc).__name__}: {exc}", tb.format_exc(), now)
         return self._recorded(item, register, recorded)
@@ -251,12 +278,13 @@ class Intake:
         """thread → classify → record → respond, in the caller's transaction; `stage[0]` says where it is."""
         stage[0] = "thread"
         match = thread(item, register, self.case_no_regex)
+        if match is not None:
+            register.flush()  # what joins a case may read its events and messages: they must be written
         stage[0] = "classify"
         decision, opening = None, None
         if match is None:
             who = item.email.complainant
-            earlier = register.earlier_cases(
-                who.email, who.phone, now - timedelta(days=self.settings.intake.repeat_window_days))
+            earlier = register.earlier_cases(who.email, who.phone, self._repeat_since(now))
             item.repeat_complainant = bool(earlier)
             decision = self.classifier.classify(item)
             if self.casework is not None:  # 二次投诉 and deadlines (pure, from the config and the earlier cases)

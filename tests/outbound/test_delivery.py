@@ -174,6 +174,62 @@ def test_claims_do_not_overlap(make_outbound_app: Callable[..., App], db_url: st
         assert OutboxSender._finish(session, token, first, status="sent")
 
 
+def test_a_sender_killed_between_the_servers_250_and_its_commit_does_not_send_again(
+        make_outbound_app: Callable[..., App], sqlite_url: str, smtp: SmtpServer, clock: FakeClock,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given a sender that dies (a BaseException, as a kill leaves it) right after the server accepted a
+    message and before the register marks it sent, when a new sender takes the stale claim over, then the
+    message is marked sent from the sent journal, not delivered again; the others go out once each."""
+    app = make_outbound_app(sqlite_url, smtp, notify_departments=False)
+    for data in _complaints(3):
+        take(app, data)
+    data_dir = tmp_path / "shared-var"
+
+    def killed(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt("killed after 250")
+
+    dying = OutboxSender(app.db, app.blobs, app.settings.outbound, data_dir, clock=app.clock)
+    monkeypatch.setattr(dying, "_sent", killed)
+    with pytest.raises(KeyboardInterrupt):
+        dying.drain()
+    assert len(smtp.messages) == 1
+    assert {r.status for r in outbox(app)} == {"sending"}  # claimed, nothing recorded
+
+    clock.advance(timedelta(seconds=app.settings.outbound.claim_timeout_seconds + 1))
+    restarted = OutboxSender(app.db, app.blobs, app.settings.outbound, data_dir, clock=app.clock)
+    assert restarted.drain() == {"sent": 3}
+    assert len(smtp.messages) == 3
+    assert len({m.message["Message-ID"] for m in smtp.messages}) == 3
+    assert {r.status for r in outbox(app)} == {"sent"}
+    first = min(outbox(app), key=lambda r: r.id)
+    assert first.transport_ref is not None and first.transport_ref.startswith("smtp ")
+
+
+def test_the_sent_journal_is_compacted_to_what_the_register_has_not_marked(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given a journal past its size limit, when compacted, then only the keys the register has not marked
+    sent stay, a line torn by a crash is dropped, and a writer that waited on the lock appends to the new file."""
+    from datetime import UTC, datetime
+
+    import outbound.journal as journal_module
+    from outbound.journal import SentJournal
+
+    monkeypatch.setattr(journal_module, "COMPACT_BYTES", 200)
+    journal = SentJournal(tmp_path / "sent.journal")
+    at = datetime(2026, 11, 23, tzinfo=UTC)
+    for n in range(10):
+        journal.record(f"ack:TS-{n} t", f"smtp ref {n}", at)
+    with journal.path.open("ab") as fh:
+        fh.write(b'{"key": "torn')
+    kept = journal.compact(lambda keys: [k for k in keys if k.endswith(("3 t", "7 t"))])
+    assert kept == 2
+    reader = SentJournal(journal.path)
+    assert reader.accepted("ack:TS-3 t") == "smtp ref 3" and reader.accepted("ack:TS-7 t") == "smtp ref 7"
+    assert reader.accepted("ack:TS-4 t") is None
+    journal.record("ack:TS-99 t", "smtp ref 99", at)
+    assert reader.accepted("ack:TS-99 t") == "smtp ref 99"
+
+
 @pytest.mark.parametrize("tls", ["starttls", "tls"])
 def test_tls_and_login(make_outbound_app: Callable[..., App], sqlite_url: str, tls: str,
                        monkeypatch: pytest.MonkeyPatch) -> None:
