@@ -12,7 +12,8 @@ acknowledgements. After the kills, `ingestd run --once` passes finish the work. 
 - no orphaned blob files (files in the store that no row refers to).
 
 Writes `crash_kills` {value: kills, lost, duplicates, ...} to bench/results.json and the "Crash harness"
-section of bench/RESULTS.md.
+section of bench/RESULTS.md. `crash_run` is the harness without the recording: `tests/faults/test_crash_kills.py`
+runs it in CI with smaller counts (on the test session's Dovecot).
 """
 
 from __future__ import annotations
@@ -29,14 +30,19 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.imap_bench import make_messages
 from bench.results import record, update_section
 
+if TYPE_CHECKING:
+    from tests.servers.dovecot import DovecotServer
+    from tests.servers.smtp import SmtpServer
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def config(workdir: Path, mailbox: dict, smtp_port: int) -> Path:
+def config(workdir: Path, mailbox: dict, smtp_port: int, *, claim_timeout_seconds: float = 15) -> Path:
     password = mailbox["password"]["file"]
     text = f"""
 [store]
@@ -53,7 +59,7 @@ notify_departments = false
 ack_limit_per_sender_per_day = 1000
 send_interval_seconds = 1
 retry_base_seconds = 1
-claim_timeout_seconds = 15       # rows a killed sender had claimed are taken again after this
+claim_timeout_seconds = {claim_timeout_seconds:g}       # rows a killed sender had claimed are taken again after this
 
 [outbound.smtp]
 host = "127.0.0.1"
@@ -103,6 +109,68 @@ def _orphans(workdir: Path) -> int:
     return len(blobs - referenced_blobs(workdir / "ingestd.db"))
 
 
+def kill_repeatedly(cfg: Path, kills: int, rng: random.Random, *, min_wait: float = 1.0,
+                    max_wait: float = 6.0) -> int:
+    """Start `ingestd run` and SIGKILL its process group `min_wait`..`max_wait` seconds later, `kills` times."""
+    done = 0
+    for _ in range(kills):
+        proc = ingestd(cfg, "run")
+        time.sleep(rng.uniform(min_wait, max_wait))  # start-up takes ~2-3 s: some kills land before it, most during work
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        done += 1
+    return done
+
+
+def finish(cfg: Path, server: DovecotServer, user: str, workdir: Path, *, passes: int = 40, pause: float = 3.0) -> None:
+    """`ingestd run --once` until the mailbox is empty and the outbox has sent everything."""
+    for _ in range(passes):
+        subprocess.run([sys.executable, "-m", "ingestd", "-q", "-c", str(cfg), "run", "--once"], cwd=workdir,
+                       capture_output=True, timeout=600)
+        con = sqlite3.connect(workdir / "ingestd.db")
+        waiting = con.execute("SELECT count(*) FROM outbox WHERE status IN ('queued', 'sending')").fetchone()[0]
+        con.close()
+        if server.count(user, "INBOX") == 0 and waiting == 0:
+            break
+        time.sleep(pause)  # claims of killed senders expire after claim_timeout_seconds
+
+
+def crash_run(server: DovecotServer, smtp: SmtpServer, corpus: list[bytes], workdir: Path, *, kills: int, seed: int,
+              claim_timeout_seconds: float = 15, min_wait: float = 1.0, max_wait: float = 6.0,
+              pause: float = 3.0) -> dict:
+    """The harness on a running Dovecot (`tests.servers.dovecot`) and SMTP server (`tests.servers.smtp`), in
+    `workdir`: load `corpus` into a new mailbox, kill `ingestd run` `kills` times, finish with `run --once`
+    passes, sweep the blobs, and count. Returns the summary (without `seconds`); the SMTP server keeps
+    running, its messages are counted as they stand."""
+    rng = random.Random(seed)
+    user = server.add_user()
+    server.write_maildir(user, "INBOX", corpus)
+    cfg = config(workdir, server.mailbox_config(user), smtp.port, claim_timeout_seconds=claim_timeout_seconds)
+    done = kill_repeatedly(cfg, kills, rng, min_wait=min_wait, max_wait=max_wait)
+    finish(cfg, server, user, workdir, pause=pause)
+    orphans_before = _orphans(workdir)
+    subprocess.run([sys.executable, "-m", "ingestd", "-q", "-c", str(cfg), "sweep-blobs", "--min-age-seconds",
+                    "0"], cwd=workdir, capture_output=True, timeout=300, check=True)  # no daemon runs now
+    left = server.count(user, "INBOX")
+    con = sqlite3.connect(workdir / "ingestd.db")
+    cases = con.execute("SELECT count(*) FROM cases").fetchone()[0]
+    per_message = Counter(r[0] for r in con.execute(
+        "SELECT message_id FROM messages WHERE direction = 'in'"))
+    quarantined = con.execute("SELECT count(*) FROM quarantine WHERE status = 'parked'").fetchone()[0]
+    outbox = dict(con.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
+    con.close()
+    orphans = _orphans(workdir)
+    acks = Counter(m.message["Message-ID"] for m in smtp.messages if m.message["X-Ingestd-Kind"] == "ack")
+    n = len(corpus)
+    assert len({m.split("@")[0] for m in per_message}) <= n
+    return {"kills": done, "messages": n, "cases": cases, "lost": n - len(per_message),
+            "duplicate_cases": cases - len(per_message),
+            "messages_twice": sum(c - 1 for c in per_message.values() if c > 1), "left_in_inbox": left,
+            "quarantined": quarantined, "acks_distinct": len(acks),
+            "acks_delivered_twice": sum(c - 1 for c in acks.values() if c > 1), "outbox": outbox,
+            "orphan_blobs_before_sweep": orphans_before, "orphan_blobs": orphans}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=1000)
@@ -113,60 +181,20 @@ def main() -> None:
     from tests.servers.dovecot import running_dovecot
     from tests.servers.smtp import SmtpServer
 
-    rng = random.Random(args.seed)
     corpus = make_messages(args.n)
     smtp = SmtpServer()
     smtp.start()
     started = time.perf_counter()
-    kills = 0
     with running_dovecot() as server, tempfile.TemporaryDirectory(prefix="ingestd-crash-") as tmp:
-        workdir = Path(tmp)
-        user = server.add_user()
-        server.write_maildir(user, "INBOX", corpus)
-        cfg = config(workdir, server.mailbox_config(user), smtp.port)
-        for _ in range(args.kills):
-            proc = ingestd(cfg, "run")
-            time.sleep(rng.uniform(1.0, 6.0))  # start-up takes ~2-3 s: some kills land before it, most during work
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            kills += 1
-        for _ in range(40):  # finish: passes until the mailbox is empty and the outbox has sent everything
-            subprocess.run([sys.executable, "-m", "ingestd", "-q", "-c", str(cfg), "run", "--once"], cwd=workdir,
-                           capture_output=True, timeout=600)
-            con = sqlite3.connect(workdir / "ingestd.db")
-            waiting = con.execute("SELECT count(*) FROM outbox WHERE status IN ('queued', 'sending')").fetchone()[0]
-            con.close()
-            if server.count(user, "INBOX") == 0 and waiting == 0:
-                break
-            time.sleep(3)  # claims of killed senders expire after claim_timeout_seconds
-        orphans_before = _orphans(workdir)
-        subprocess.run([sys.executable, "-m", "ingestd", "-q", "-c", str(cfg), "sweep-blobs", "--min-age-seconds",
-                        "0"], cwd=workdir, capture_output=True, timeout=300, check=True)  # no daemon runs now
-        left = server.count(user, "INBOX")
-        con = sqlite3.connect(workdir / "ingestd.db")
-        cases = con.execute("SELECT count(*) FROM cases").fetchone()[0]
-        per_message = Counter(r[0] for r in con.execute(
-            "SELECT message_id FROM messages WHERE direction = 'in'"))
-        quarantined = con.execute("SELECT count(*) FROM quarantine WHERE status = 'parked'").fetchone()[0]
-        outbox = dict(con.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
-        con.close()
-        orphans = _orphans(workdir)
+        summary = crash_run(server, smtp, corpus, Path(tmp), kills=args.kills, seed=args.seed)
     smtp.stop()
-    acks = Counter(m.message["Message-ID"] for m in smtp.messages if m.message["X-Ingestd-Kind"] == "ack")
-    delivered_twice = sum(c - 1 for c in acks.values() if c > 1)
-    in_ids = {m.split("@")[0] for m in per_message}
-    lost = args.n - len(per_message)
-    doubled_cases = cases - len(per_message)
-    seconds = time.perf_counter() - started
-    summary = {"kills": kills, "messages": args.n, "cases": cases, "lost": lost, "duplicate_cases": doubled_cases,
-               "messages_twice": sum(c - 1 for c in per_message.values() if c > 1), "left_in_inbox": left,
-               "quarantined": quarantined, "acks_distinct": len(acks), "acks_delivered_twice": delivered_twice,
-               "outbox": outbox, "orphan_blobs_before_sweep": orphans_before, "orphan_blobs": orphans,
-               "seconds": round(seconds)}
+    summary["seconds"] = round(time.perf_counter() - started)
     print(json.dumps(summary, indent=2))
-    assert len(in_ids) <= args.n
     if args.no_record:
         return
+    kills, cases, lost, doubled_cases = summary["kills"], summary["cases"], summary["lost"], summary["duplicate_cases"]
+    delivered_twice, orphans = summary["acks_delivered_twice"], summary["orphan_blobs"]
+    orphans_before, left, quarantined = summary["orphan_blobs_before_sweep"], summary["left_in_inbox"], summary["quarantined"]
     record("crash_kills", kills, "kills", floor=None, ratio=None, lost=lost, duplicates=doubled_cases,
            acks_delivered_twice=delivered_twice, orphan_blobs=orphans, orphan_blobs_before_sweep=orphans_before,
            messages=args.n, cases=cases)
@@ -179,7 +207,7 @@ def main() -> None:
         "| kills | messages | cases | lost | duplicate cases | left in INBOX | quarantined | acks (distinct) | "
         "acks delivered twice | orphan blobs (before / after `ingestd sweep-blobs`) |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {kills} | {args.n} | {cases} | {lost} | {doubled_cases} | {left} | {quarantined} | {len(acks)} | "
+        f"| {kills} | {args.n} | {cases} | {lost} | {doubled_cases} | {left} | {quarantined} | {summary['acks_distinct']} | "
         f"{delivered_twice} | {orphans_before} / {orphans} |",
         "",
         "An acknowledgement delivered twice is a kill between the SMTP server's 250 and the commit that marks the",

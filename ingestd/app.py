@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TYPE_CHECKING
 
 from ingestd.casework.actions import Casework
 from ingestd.casework.responders import department_reply
@@ -19,6 +20,9 @@ from ingestd.store.blobs import BlobStore
 from ingestd.store.db import Database
 from outbound.service import Outbound
 
+if TYPE_CHECKING:
+    from ingestd.workers import LeaseKeeper
+
 
 @dataclass
 class App:
@@ -32,6 +36,7 @@ class App:
     scans: list[ScanFolderSource] = field(default_factory=list)  # scanned letters (OCR worker per folder)
     outbound: Outbound | None = None  # acknowledgements, notifications, replies; the outbox sender
     casework: Casework | None = None  # deadlines, actions, reminders and escalations
+    keeper: LeaseKeeper | None = None  # while `run` runs: this worker's source leases (ingestd.workers)
 
     @property
     def router(self) -> ReloadingRouter | None:

@@ -11,6 +11,12 @@ and works out, as a pure function of the case, the calendar and the clock, which
 Each notice has an idempotency key built from the case, the deadline, the point or round and the due time
 (an extension makes new keys), and goes into the outbox in its own transaction: a notice is queued once,
 whatever the number of workers or restarts, because the database refuses the second insert of a key.
+
+Several workers sweep at once without getting in each other's way: on PostgreSQL each case is locked with
+`SELECT ... FOR UPDATE SKIP LOCKED` before its notices are queued, so a case another worker (or intake) is
+working on is skipped (it is looked at again next sweep) instead of waited for, and the worker that gets the lock
+sees the other's committed notices (`enqueue` finds the key) instead of failing on it. SQLite has one writer at
+a time, so there the write transaction alone serialises the sweepers.
 """
 
 from __future__ import annotations
@@ -97,8 +103,11 @@ def sweep(casework: Casework, db: Database, now: datetime) -> Counter[str]:
             continue
         try:
             with db.write() as session:
-                fresh = session.get(Case, case.id)
-                if fresh is None or fresh.status in FINAL_STATES:
+                fresh = _claim(session, db, case.id)
+                if fresh is None:
+                    counts["skipped"] += 1  # locked by another worker's sweep or by intake: next sweep
+                    continue
+                if fresh.status in FINAL_STATES:
                     continue
                 for notice in todo:
                     if _queue(casework, session, fresh, notice, now):
@@ -107,6 +116,13 @@ def sweep(casework: Casework, db: Database, now: datetime) -> Counter[str]:
             counts["raced"] += 1
             logger.bind(case=case.case_no).debug("reminder queued by another worker")
     return counts
+
+
+def _claim(session: Session, db: Database, case_id: int | None) -> Case | None:
+    """The case, locked for this transaction; None when another transaction holds it (PostgreSQL) or it is gone."""
+    if db.dialect != "postgresql":
+        return session.get(Case, case_id)
+    return session.exec(select(Case).where(Case.id == case_id).with_for_update(skip_locked=True)).first()
 
 
 def escalate_now(casework: Casework, session: Session, case: Case, now: datetime, *, deadline: str, reason: str,

@@ -19,6 +19,7 @@ from ingestd.config.outbound import OutboundConfig
 from ingestd.config.reports import OpsConfig, ReportConfig
 from ingestd.config.routing import RoutingConfig
 from ingestd.config.scans import ScanFolder, ScanFolders
+from ingestd.config.workers import WorkersConfig
 from ingestd.store import case_numbers
 
 __all__ = ["Mailbox", "RoutingConfig", "ScanFolder", "Secret", "Settings", "Strict"]
@@ -107,6 +108,7 @@ class Settings(Strict):
     actions: ActionConfig = ActionConfig()
     reports: ReportConfig = ReportConfig()
     ops: OpsConfig = OpsConfig()
+    workers: WorkersConfig = WorkersConfig()  # several workers on one register: source leases
     logging: LoggingConfig = LoggingConfig()
 
     def work_calendar(self) -> WorkCalendar:

@@ -55,7 +55,29 @@ def collect(app: Any) -> Health:
         health.checks.append(Check("database", CRITICAL, f"{type(exc).__name__}: {exc}"[:300]))
         return health
     health.checks.insert(0, Check("database", OK, app.db.dialect))
+    _workers(app, health)
     return health
+
+
+def _workers(app: Any, health: Health) -> None:
+    """The live workers and which sources each holds (source leases, ingestd.workers): informational."""
+    from ingestd.store import leases
+    from ingestd.workers import utcnow
+
+    try:
+        with app.db.read() as session:
+            rows = leases.current(session, utcnow())
+    except Exception:  # a register from before the leases (not migrated yet): nothing to say
+        return
+    workers = leases.live_workers(rows)
+    held: dict[str, list[str]] = {w: [] for w in workers}
+    for row in rows:
+        if not row.source_id.startswith((leases.PRESENCE, leases.JOB)):
+            held.setdefault(row.holder, []).append(row.source_id)
+    detail = "; ".join(f"{w}: {', '.join(s) or '-'}" for w, s in sorted(held.items())) if held else "none running"
+    health.checks.append(Check("workers", OK, f"{len(workers)} running" + (f" ({detail})" if held else "")))
+    health.metrics["ingestd_workers"] = (len(workers), "Workers renewing their leases (ingestd run)", {})
+    health.metrics["ingestd_sources_leased"] = (sum(map(len, held.values())), "Sources held by a worker", {})
 
 
 def _register(session: Any, health: Health, now: datetime) -> None:

@@ -17,6 +17,7 @@ found it looks again, so nothing that arrives meanwhile waits for the next pass.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -59,6 +60,15 @@ class Progress(Protocol):
     def add_total(self, n: int) -> None: ...
 
     def advance(self, n: int = 1) -> None: ...
+
+
+class Lease(Protocol):
+    """Whether this worker may take from the folder now (ingestd.workers.SourceGate, when several workers share
+    the register); `working` marks a pass as running so the lease is not given away under it."""
+
+    def held(self) -> bool: ...
+
+    def working(self) -> contextlib.AbstractContextManager[None]: ...
 
 
 def uid_set(uids: Iterable[int]) -> str:
@@ -123,6 +133,14 @@ class FolderSync:
         self._client: IMAPClient | None = None
         self._caps: set[str] = set()
         self._dest_ready = False
+        self.lease: Lease | None = None  # set by the daemon: take only while this worker holds the folder
+
+    def may_take(self) -> bool:
+        return self.lease is None or self.lease.held()
+
+    def _halted(self, stop: threading.Event | None) -> bool:
+        """Stop between batches: the daemon is stopping, or another worker now holds the folder."""
+        return (stop is not None and stop.is_set()) or not self.may_take()
 
     # -- passes ------------------------------------------------------------------------------------
     def take_pass(self, intake: Intake, *, progress: Progress | None = None, stop: threading.Event | None = None,
@@ -131,13 +149,16 @@ class FolderSync:
         for IMAP trouble. `respect_backoff`: skip quietly while a backoff runs (the daemon's polls)."""
         if respect_backoff and not self.backoff.ready():
             return Counter()
+        if not self.may_take():
+            return Counter()
         if not self.lock.acquire(blocking=blocking):
             return Counter()
         counts: Counter[str] = Counter()
         try:
             try:
                 client = self._connection()
-                self._sync(client, intake, counts, progress, stop)
+                with self.lease.working() if self.lease is not None else contextlib.nullcontext():
+                    self._sync(client, intake, counts, progress, stop)
             except Exception as exc:
                 self._drop()
                 self.fail(exc)
@@ -229,7 +250,7 @@ class FolderSync:
         state = self._start_state(uidvalidity)
         attempted: set[int] = set()
         for _ in range(MAX_ROUNDS):
-            if stop is not None and stop.is_set():
+            if self._halted(stop):
                 return
             todo = [u for u in self._candidates(client, state.last_uid) if u not in attempted]
             if not todo:
@@ -247,10 +268,12 @@ class FolderSync:
         def inputs() -> Iterator[RawInput]:
             try:
                 for chunk in self._chunks(client, uids):
-                    if stop is not None and stop.is_set():
+                    if self._halted(stop):
                         return
                     got = client.fetch(chunk, [b"BODY.PEEK[]"])  # a UID list: imapclient filters replies by it
                     for uid in chunk:
+                        if not self.may_take():  # handed to another worker: the rest stays for it, untouched
+                            return
                         body = got.get(uid, {}).get(b"BODY[]")
                         if body is None:
                             continue  # expunged meanwhile (by a person, or another client)

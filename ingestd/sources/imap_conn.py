@@ -18,6 +18,7 @@ from imapclient import IMAPClient, SocketTimeout
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from ingestd.config.mailbox import Mailbox
+from ingestd.store.blobs import BlobStoreError
 
 SEEN = rb"\Seen"
 DELETED = rb"\Deleted"
@@ -37,7 +38,7 @@ class CredentialError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ImapFault:
-    kind: str  # login, credentials, unreachable, timeout, dropped, tls, folder, server
+    kind: str  # login, credentials, unreachable, timeout, dropped, tls, folder, store, server
     message: str
 
     @property
@@ -55,6 +56,8 @@ def describe(exc: BaseException, config: Mailbox) -> ImapFault:
         return ImapFault("credentials", f"cannot read the credential for {config.username}: {_short(exc)}")
     if isinstance(exc, FolderMissing):
         return ImapFault("folder", f"folder {exc} does not exist on {where}")
+    if isinstance(exc, BlobStoreError):  # an OSError, but ours: the server is fine, the messages stay on it
+        return ImapFault("store", f"{_short(exc)}; the messages stay on the server")
     if isinstance(exc, ssl.SSLError | ssl.CertificateError):
         return ImapFault("tls", f"TLS failed with {where}: {_short(exc)}")
     if isinstance(exc, TimeoutError | socket.timeout):

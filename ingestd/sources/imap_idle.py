@@ -1,6 +1,7 @@
 """IDLE watchers: one thread per watched folder keeps a connection in IDLE and runs a pass as soon as the
 server announces a new message. Polling stays on beside it as a safety net (and is all there is when the
-server offers no IDLE). Each watcher stops within about a second of its stop event.
+server offers no IDLE). Each watcher stops within about a second of its stop event. When several workers share
+the register, a watcher idles only while its worker holds the folder's lease, and waits otherwise.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class IdleWatcher(threading.Thread):
             if wait > 0:
                 self.stop.wait(min(wait, CHECK_SECONDS))
                 continue
+            if not sync.may_take():  # another worker holds the folder: no pass, no IDLE session, until ours
+                self.stop.wait(CHECK_SECONDS)
+                continue
             self._pass()  # first, whatever arrived while we were not idling
             if sync.last_fault is not None or self.stop.is_set():
                 continue  # the pass logged the fault and set the backoff
@@ -68,7 +72,7 @@ class IdleWatcher(threading.Thread):
         client.idle()
         self.idling.set()
         since = time.monotonic()
-        while not self.stop.is_set():
+        while not self.stop.is_set() and self.sync.may_take():
             started = time.monotonic()
             responses = client.idle_check(timeout=CHECK_SECONDS)
             if any(_is(r, b"BYE") for r in responses):

@@ -202,3 +202,20 @@ class OutboxMessage(SQLModel, table=True):
     transport_ref: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # .eml path / reply
     created_at: datetime = _when(index=True, nullable=False)
     sent_at: datetime | None = _when()
+
+
+class SourceLease(SQLModel, table=True):
+    """Which worker may take from a source now (ingestd/store/leases.py): one row per source id (a mailbox
+    folder, a drop folder, a scan folder), plus one `worker:{id}` row per live worker (its presence).
+
+    A lease is good until `expires_at`; its holder renews it well before then. A worker that dies stops
+    renewing, so its rows expire and another worker takes its sources over. Times are the workers' clocks
+    (UTC): keep them in sync (NTP), the TTL is far larger than any sane skew."""
+
+    __tablename__ = "source_leases"
+
+    source_id: str = Field(primary_key=True, max_length=300)
+    holder: str = Field(max_length=200)  # worker id: hostname:pid:random
+    acquired_at: datetime = _when(nullable=False)
+    renewed_at: datetime = _when(nullable=False)
+    expires_at: datetime = _when(index=True, nullable=False)
