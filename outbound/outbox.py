@@ -1,14 +1,15 @@
 """The transactional outbox: queue a message in the caller's transaction, once per idempotency key.
 
 An outbox row is written in the same transaction as the case change that causes it, so a message is
-queued if and only if that change is committed. The message bytes go to the blob store (synced before
-the commit: the intake runner syncs once per batch, other callers call `blobs.sync()`), and the message
-is also recorded on the case as an outbound `Message`, so that a reply to it threads back by
-In-Reply-To.
+queued if and only if that change is committed. The message's draft (JSON) is kept in the row; only its
+attachments go to the blob store (synced before the commit: the intake runner syncs once per batch, other
+callers call `blobs.sync()`). The message is also recorded on the case as an outbound `Message`, so that a
+reply to it threads back by In-Reply-To.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,11 @@ from sqlmodel import Session, select
 from ingestd.store.blobs import BlobStore
 from ingestd.store.models import Message, OutboxMessage
 from outbound.compose import Draft, check, draft_json, safe_message_id
+
+
+def stored_bytes(row: OutboxMessage, blobs: BlobStore) -> bytes:
+    """What a row holds for its message: the draft in the row, or (queued before 0005) the blob."""
+    return row.draft.encode("utf-8") if row.draft is not None else blobs.read(row.raw_sha256)
 
 
 def find(session: Session, key: str) -> OutboxMessage | None:
@@ -35,13 +41,13 @@ def enqueue(session: Session, blobs: BlobStore, *, key: str, draft: Draft, case_
         return int(existing.id or 0), False
     check(draft)  # a bad address fails here, in the caller's transaction, not at send time
     raw = draft_json(draft, blobs.put)  # the MIME is built when the message is sent (see compose.draft_json)
-    digest = blobs.put(raw)
+    digest = hashlib.sha256(raw).hexdigest()  # kept in the row, like the case rows it is written with
     outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
     row_id = int(session.execute(insert(outbox).returning(outbox.c.id), {
         "idempotency_key": key, "kind": draft.kind, "case_id": case_id, "status": "queued", "attempts": 0,
         "next_attempt_at": now, "message_id": draft.message_id, "from_addr": draft.from_addr,
-        "to_addr": draft.to_addr, "subject": draft.clean_subject, "raw_sha256": digest, "size": _size(draft),
-        "created_at": now,
+        "to_addr": draft.to_addr, "subject": draft.clean_subject, "raw_sha256": digest, "draft": raw.decode("utf-8"),
+        "size": _size(draft), "created_at": now,
     }).scalar_one())
     if case_id is not None:
         parent = safe_message_id(draft.in_reply_to)

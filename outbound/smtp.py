@@ -34,6 +34,7 @@ from ingestd.store.models import CaseEvent, OutboxMessage
 from outbound.compose import message_bytes
 from outbound.filesink import FileSink
 from outbound.journal import SentJournal
+from outbound.outbox import stored_bytes
 
 JOURNAL_NAME = "sent.journal"
 
@@ -208,7 +209,7 @@ class OutboxSender:
                 counts["sent"] += 1
                 continue
             try:
-                raw = message_bytes(self.blobs.read(row.raw_sha256), self.blobs.read)
+                raw = message_bytes(stored_bytes(row, self.blobs), self.blobs.read)
             except OSError as exc:  # the blob is missing: perhaps a full or unmounted disk, for now
                 counts[self._temporary(token, row, f"{type(exc).__name__}: {exc}")] += 1
                 continue

@@ -13,9 +13,10 @@ from outbound.compose import draft_attachments
 def sweep_blobs(db: Database, blobs: BlobStore, *, min_age_seconds: float = 3600) -> list[str]:
     with db.read() as session:
         referenced, waiting = Register(session).referenced_blobs()
-    for digest in waiting:  # an unsent draft names its attachments by digest
+    for stored in waiting:  # an unsent draft names its attachments by digest
         try:
-            referenced.update(draft_attachments(blobs.read(digest)))
+            data = stored.encode("utf-8") if stored.startswith("{") else blobs.read(stored)
+            referenced.update(draft_attachments(data))
         except OSError:
             continue
     return blobs.sweep_orphans(referenced, min_age_seconds=min_age_seconds)

@@ -48,6 +48,7 @@ from ingestd.store.db import Database
 from ingestd.store.register import Register
 
 IN_PROCESS_PARSE_BYTES = 2 * 1024 * 1024  # bigger inputs are parsed here, not shipped to a worker
+PARSE_CHUNK = 10  # inputs per worker task
 
 
 @dataclass(slots=True)
@@ -82,6 +83,13 @@ def receive_and_parse(raw: RawInput, limits: LimitsConfig, blob_root: Path | Non
         return ParseFailure(raw, stage, "failed", f"{type(exc).__name__}: {exc}", tb.format_exc())
 
 
+def parse_chunk_in_worker(raws: list[RawInput], limits: LimitsConfig,
+                          blob_root: Path) -> list[Parsed | ParseFailure]:
+    """Several inputs per task: a task costs the committing process a pickling and a wake-up of the pool's
+    threads, which compete with it for the GIL; one task per input made a worker slower than parsing here."""
+    return [parse_in_worker(raw, limits, blob_root) for raw in raws]
+
+
 def parse_in_worker(raw: RawInput, limits: LimitsConfig, blob_root: Path) -> Parsed | ParseFailure:
     """receive_and_parse in a worker process, returning only what the transaction needs: the raw bytes
     and attachment contents are in the blob store by now, so they are not pickled back."""
@@ -111,7 +119,7 @@ class Pending:
     batch: list[RawInput]
     known: set[str]
     results: list[Parsed | ParseFailure | None]
-    futures: dict[int, Future[Parsed | ParseFailure]]
+    futures: dict[tuple[int, ...], Future[list[Parsed | ParseFailure]]]  # batch positions → their chunk
 
 
 class Intake:
@@ -164,27 +172,40 @@ class Intake:
         pool = self._executor(workers) if len(batch) > 1 else None
         pending = Pending(batch, known, [None] * len(batch), {})
         root = self.blobs.root
+        chunk: list[int] = []
         for i, raw in enumerate(batch):
             if raw.sha256 in known:
                 continue  # held already: the transaction says so without parsing again
             if pool is not None and len(raw.data) <= IN_PROCESS_PARSE_BYTES:
-                pending.futures[i] = pool.submit(parse_in_worker, raw, self.settings.limits, root)
+                chunk.append(i)
+                if len(chunk) == PARSE_CHUNK:
+                    self._send_chunk(pool, pending, chunk)
+                    chunk = []
             else:
                 pending.results[i] = receive_and_parse(raw, self.settings.limits, root)
+        if pool is not None and chunk:
+            self._send_chunk(pool, pending, chunk)
         return pending
+
+    def _send_chunk(self, pool: Executor, pending: Pending, positions: list[int]) -> None:
+        raws = [pending.batch[i] for i in positions]
+        pending.futures[tuple(positions)] = pool.submit(parse_chunk_in_worker, raws, self.settings.limits,
+                                                        self.blobs.root)
 
     def _collect(self, pending: Pending) -> list[Parsed | ParseFailure | AlreadySeen]:
         results = pending.results
-        for i, fut in pending.futures.items():
-            raw = pending.batch[i]
+        for positions, fut in pending.futures.items():
             try:
-                results[i] = fut.result()
-                results[i].raw = raw  # the worker sent back a copy without the bytes
+                for i, result in zip(positions, fut.result(), strict=True):
+                    result.raw = pending.batch[i]  # the worker sent back a copy without the bytes
+                    results[i] = result
             except BlobStoreError:
                 raise  # the store cannot write (disk full): parsing here would fail the same way
             except Exception as exc:  # the worker died (killed, out of memory): parse here instead
-                logger.bind(source=raw.source).warning("parse worker failed ({}); parsing in process", exc)
-                results[i] = receive_and_parse(raw, self.settings.limits, self.blobs.root)
+                logger.bind(source=pending.batch[positions[0]].source).warning(
+                    "parse worker failed ({}); parsing {} inputs in process", exc, len(positions))
+                for i in positions:
+                    results[i] = receive_and_parse(pending.batch[i], self.settings.limits, self.blobs.root)
                 if isinstance(exc, BrokenProcessPool):
                     self.close()  # a new pool for the next batch
         return [r if r is not None else AlreadySeen(pending.batch[i]) for i, r in enumerate(results)]
@@ -319,13 +340,13 @@ class Intake:
 
     def _executor(self, workers: int | None) -> Executor | None:
         count = self.settings.intake.parse_workers if workers is None else workers
-        if count == 0:  # auto: a pool pays off only with cores to spare beside the committing process
+        if count == 0:  # auto: one core commits, the others parse (-1: parse here, as `workers=1` does)
             import os
 
-            cores = os.cpu_count() or 1
-            count = cores - 1 if cores >= 4 else 1
-        if count <= 1:
+            count = -((os.cpu_count() or 1) - 1)
+        if count in (0, 1):
             return None
+        count = abs(count)
         with self._pool_lock:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(max_workers=count, mp_context=get_context("forkserver"))

@@ -177,7 +177,9 @@ class OutboxMessage(SQLModel, table=True):
     delivered by the sender loop (SMTP, or `.eml` files when no SMTP is configured).
 
     `idempotency_key` ("{kind}:{case_no}:{purpose}") is unique: the same cause never queues twice. The
-    message itself (RFC 5322 bytes, with its stable Message-ID) is in the blob store under `raw_sha256`.
+    message is in `draft` (JSON, see `outbound.compose.draft_json`; the sender builds the MIME from it);
+    rows queued before migration 0005 have the message in the blob store under `raw_sha256` instead, which
+    is otherwise the digest of the draft. `outbound.outbox.stored_bytes` reads either.
     """
 
     __tablename__ = "outbox"
@@ -198,6 +200,7 @@ class OutboxMessage(SQLModel, table=True):
     to_addr: str = Field(max_length=320, index=True)
     subject: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     raw_sha256: str = Field(max_length=64)
+    draft: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     size: int = 0
     transport_ref: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # .eml path / reply
     created_at: datetime = _when(index=True, nullable=False)

@@ -10,11 +10,14 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, event, func, insert, or_, update
+from sqlalchemy import inspect as inspect_model
 from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlmodel import Session, SQLModel, select
 
 from ingestd.store.models import Case, CaseEvent, Message, QuarantineEntry
+
+_CASES = inspect_model(Case).class_manager
 
 
 class Register:
@@ -145,15 +148,17 @@ class Register:
 
     def referenced_blobs(self) -> tuple[set[str], list[str]]:
         """Every blob a row refers to (raw messages, attachments, quarantined bytes, outbox messages), and the
-        outbox blobs still waiting to be sent (their drafts name attachments too): what the sweep keeps."""
+        messages still waiting to be sent (their drafts name attachments too): what the sweep keeps. A waiting
+        message is its draft (JSON, held in the row) or, for a row queued before 0005, its blob's digest."""
         from ingestd.store.models import Attachment, OutboxMessage
 
         found: set[str] = set()
         for query in (select(Message.raw_sha256), select(Attachment.sha256), select(QuarantineEntry.raw_sha256),
                       select(OutboxMessage.raw_sha256)):
             found.update(d for d in self.session.exec(query) if d)
-        waiting = list(self.session.exec(select(OutboxMessage.raw_sha256).where(
-            OutboxMessage.status.in_(("queued", "sending")))).all())  # type: ignore[attr-defined]
+        waiting = [draft if draft is not None else digest for draft, digest in self.session.exec(
+            select(OutboxMessage.draft, OutboxMessage.raw_sha256).where(
+                OutboxMessage.status.in_(("queued", "sending"))))]  # type: ignore[attr-defined]
         return found, waiting
 
     def held_inputs(self, digests: list[str]) -> dict[str, tuple[str, str | None]]:
@@ -196,8 +201,8 @@ class Register:
         """A case this transaction has just inserted (with Core): put it in the session as if loaded, so
         that responders get it without reading it back, and later inputs of the batch see it as an
         earlier case of its complainant."""
-        case = Case(**{**_blank_row(Case), **values})  # every column set: none left to load on first use
-        case.id = case_id
+        case = _CASES.new_instance()  # as a query would build it: no validation, every column set
+        instance_state(case).dict.update({**_blank_row(Case), **values, "id": case_id})
         make_transient_to_detached(case)
         self.session.add(case)
         self._opened.append(case)

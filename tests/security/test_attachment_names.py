@@ -150,8 +150,8 @@ def test_hostile_names_through_the_whole_intake_write_nothing_outside_the_store(
         raw: bytes) -> None:
     """Given real MIME whose attachments carry every path trick, when it is taken (from a working folder deep
     inside the test folder) and the acknowledgement and notification are written out as `.eml` files, then
-    every new file is the register, a blob named by its sha256 inside the blob root, or an outbox file inside
-    the data folder; each attachment's recorded name is one safe component; and nothing appeared elsewhere."""
+    every new file is the register, a blob named by its sha256 inside the blob root, an outbox file or the
+    sent journal inside the data folder; each attachment's recorded name is one safe component; and nothing appeared elsewhere."""
     work = tmp_path / "a" / "b" / "c"
     work.mkdir(parents=True)
     monkeypatch.chdir(work)
@@ -170,6 +170,8 @@ def test_hostile_names_through_the_whole_intake_write_nothing_outside_the_store(
             assert path.parent.parent == blob_root and re.fullmatch(r"[0-9a-f]{64}", path.name), path
             assert path.parent.name == path.name[:2]
             assert hashlib.sha256(path.read_bytes()).hexdigest() == path.name
+        elif path.name == "sent.journal":  # the sender's record of accepted messages (outbound.journal)
+            assert path.parent == app.outbound.sender().journal.path.parent.resolve(), path
         elif path.is_relative_to(outbox_dir):
             assert path.parent == outbox_dir and re.fullmatch(r"\d{8}-TS-\d{6}-\d{5}-\w+-\d{6}\.eml", path.name), path
         else:

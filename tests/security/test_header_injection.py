@@ -25,6 +25,7 @@ import pytest
 from ingestd.app import App
 from ingestd.config.outbound import check_address
 from outbound.compose import Draft, build, message_bytes, one_line, to_bytes
+from outbound.outbox import stored_bytes
 from outbound.templates import BUNDLED
 from tests.outbound.conftest import get_case, outbox, take
 from tests.servers.smtp import SmtpServer
@@ -89,7 +90,7 @@ def assert_only_our_headers(data: bytes, recipient: str) -> EmailMessage:
 
 def built(app: App, kind: str) -> list[bytes]:
     """Every queued message of this kind as the sender would build it (outbound.compose.message_bytes)."""
-    return [message_bytes(app.blobs.read(row.raw_sha256), app.blobs.read) for row in outbox(app, kind=kind)]
+    return [message_bytes(stored_bytes(row, app.blobs), app.blobs.read) for row in outbox(app, kind=kind)]
 
 
 # -- moved from tests/outbound/test_acknowledgements.py and tests/outbound/test_units.py ---------------------------

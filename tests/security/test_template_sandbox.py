@@ -25,6 +25,7 @@ from ingestd.cli.quarantine import retry_entry
 from ingestd.config import LoadedConfig
 from ingestd.config.check import check_loaded
 from ingestd.store.models import QuarantineEntry
+from outbound.outbox import stored_bytes
 from outbound.templates import BUNDLED
 from tests.conftest import make_settings
 from tests.mail import complaint
@@ -144,7 +145,7 @@ def test_an_escape_edited_in_while_running_is_refused_and_parks_the_complaint(
     assert "SecurityError" in (second.reason or "") and "unsafe" in (second.reason or ""), second.reason
     assert len(outbox(app, kind="ack")) == 1
     for row in outbox(app):
-        text = app.blobs.read(row.raw_sha256).decode("utf-8", "replace")
+        text = stored_bytes(row, app.blobs).decode("utf-8", "replace")
         assert "uid=" not in text and "<module" not in text and "__globals__" not in text
     with app.db.read() as session:
         (entry,) = session.exec(select(QuarantineEntry)).all()
