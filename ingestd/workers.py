@@ -17,8 +17,9 @@ running (`working`).
 A worker that dies stops renewing; its leases run out after `lease_seconds` and the others take its sources. On
 one host that is quicker: each worker holds an flock on `{data_dir}/workers/{id}.lock` while it lives, so a lease
 whose holder's lock file can be locked by someone else belongs to a dead process and is taken at once (a worker
-restarted after SIGKILL does not wait for its previous life). The lock is only ever evidence of death: a missing
-file, or one on another host, just means waiting for the TTL.
+restarted after SIGKILL does not wait for its previous life). The lock is only ever evidence of death, and only
+for workers of this host (by the host name in the worker id): a missing file, or a worker on another host, just
+means waiting for the TTL.
 
 Intake itself needs no lease to be safe: every input has a unique dedupe key and case numbers come from a counter
 row, so even two workers on one folder would open one case per message. Leases keep them from doing the work twice.
@@ -246,13 +247,15 @@ class LeaseKeeper:
         handle.close()
 
     def _dead_holders(self, holders: set[str]) -> set[str]:
-        """Holders whose lock file exists and can be locked: their process is gone."""
+        """Holders on this host whose lock file exists and can be locked: their process is gone. Only this
+        host's: on a shared file system another host's flock may not be seen here (NFS without lock manager)."""
         if self.lock_dir is None:
             return set()
-        dead = {h for h in holders if _unlocked(self.lock_dir / _lock_name(h))}
+        here = self.worker_id.split(":", 1)[0] + ":"
+        dead = {h for h in holders if h.startswith(here) and _unlocked(self.lock_dir / _lock_name(h))}
         named = {_lock_name(h) for h in holders}
         with contextlib.suppress(OSError):  # the files of dead workers that hold nothing any more
-            for path in self.lock_dir.glob("*.lock"):
+            for path in self.lock_dir.glob(_lock_name(here).removesuffix(".lock") + "*.lock"):
                 if path.name not in named and path.name != _lock_name(self.worker_id) and _unlocked(path):
                     with contextlib.suppress(OSError):
                         path.unlink()

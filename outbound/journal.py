@@ -36,11 +36,20 @@ class SentJournal:
 
     def record(self, key: str, ref: str, at: datetime) -> None:
         """The server accepted the message sent under `key`: durable before this returns."""
-        line = json.dumps({"key": key, "ref": ref, "at": at.isoformat()}, ensure_ascii=False) + "\n"
+        line = (json.dumps({"key": key, "ref": ref, "at": at.isoformat()}, ensure_ascii=False) + "\n").encode()
         with self._locked() as fd:
-            os.write(fd, line.encode())
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line  # a line torn by a crash or a full disk ends here, not in this one
+            written = 0
+            while written < len(line):
+                written += os.write(fd, line[written:])
             os.fsync(fd)
         self._refs[key] = ref
+
+    def forget(self, key: str) -> None:
+        """The register has marked `key` sent: this process need not remember it (the file keeps it)."""
+        self._refs.pop(key, None)
 
     def accepted(self, key: str) -> str | None:
         """The server's reference if a message under `key` was accepted before (by any sender)."""
@@ -66,9 +75,9 @@ class SentJournal:
     def _read_new(self) -> None:
         try:
             with self.path.open("rb") as fh:
-                inode = os.fstat(fh.fileno()).st_ino
-                if inode != self._inode:  # first look, or compacted since: read it all again
-                    self._inode, self._offset = inode, 0
+                stat = os.fstat(fh.fileno())
+                if stat.st_ino != self._inode or stat.st_size < self._offset:  # first look, or compacted since
+                    self._inode, self._offset = stat.st_ino, 0
                 fh.seek(self._offset)
                 data = fh.read()
         except FileNotFoundError:
@@ -93,7 +102,7 @@ class SentJournal:
         is opened again, so that no line goes to the unlinked copy."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 current = os.stat(self.path).st_ino

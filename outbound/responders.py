@@ -162,6 +162,7 @@ class AcknowledgementResponder:
             counted = ctx.register.memo.get(self._MEMO)
             if counted is not None:
                 counted[1][to_addr] += 1
+                ctx.register.on_undo(lambda: counted[1].subtract([to_addr]))  # the input failed: not queued
             ctx.register.log_event(case_id, "ack.queued", ctx.now, actor="outbox", outbox_id=outbox_id, to=to_addr,
                                    message_id=draft.message_id, answer_by=by.isoformat(), language=language)
 

@@ -157,7 +157,10 @@ class OutboxSender:
         """Deliver everything that is due now; returns counts by result (sent, retry, failed)."""
         counts: Counter[str] = Counter()
         batches = 0
-        self.journal.compact(self._not_marked_sent)
+        try:
+            self.journal.compact(self._not_marked_sent)
+        except Exception as exc:  # a full disk, the register away: compaction waits, sending does not
+            logger.bind(source="outbox").warning("outbox: sent journal not compacted: {}: {}", type(exc).__name__, exc)
         try:
             while max_batches is None or batches < max_batches:
                 token, rows = self.claim(self.config.batch_size)
@@ -201,7 +204,7 @@ class OutboxSender:
             if down is not None:  # the server is unreachable: the rest of the batch waits too
                 counts[self._temporary(token, row, str(down))] += 1
                 continue
-            accepted = self.journal.accepted(_journal_key(row))
+            accepted = self._accepted_before(row)
             if accepted is not None:  # sent before a crash, its result never committed: not again
                 logger.bind(source="outbox").info("outbox #{}: accepted before a restart ({}); not sent again",
                                                   row.id, accepted)
@@ -230,10 +233,26 @@ class OutboxSender:
             except OSError as exc:  # the blob is missing, the outbox folder is not writable
                 counts[self._temporary(token, row, f"{type(exc).__name__}: {exc}")] += 1
             else:
-                self.journal.record(_journal_key(row), ref, self.clock.now())
+                self._journal(row, ref)
                 self._sent(token, row, ref)
+                self.journal.forget(_journal_key(row))
                 counts["sent"] += 1
         return counts
+
+    def _accepted_before(self, row: OutboxMessage) -> str | None:
+        try:
+            return self.journal.accepted(_journal_key(row))
+        except OSError as exc:  # unreadable: the register's claim is all there is to go on
+            logger.bind(source="outbox").warning("outbox: sent journal unreadable: {}", exc)
+            return None
+
+    def _journal(self, row: OutboxMessage, ref: str) -> None:
+        """Note the acceptance; if the journal cannot be written (a full disk), the register's mark, which
+        follows at once, is the only record: a crash in between would send it again, the rest goes on."""
+        try:
+            self.journal.record(_journal_key(row), ref, self.clock.now())
+        except OSError as exc:
+            logger.bind(source="outbox").error("outbox #{}: sent journal not written: {}", row.id, exc)
 
     def _not_marked_sent(self, keys: list[str]) -> set[str]:
         """Of these journal keys, those whose rows are not marked sent (the journal must keep them)."""

@@ -41,7 +41,8 @@ class Register:
         self._looked_up: set[str] = set()
         self._inserts: dict[tuple[type[SQLModel], tuple[str, ...]], list[dict[str, Any]]] = defaultdict(list)
         self._updates: dict[tuple[type[SQLModel], tuple[str, ...]], list[dict[str, Any]]] = defaultdict(list)
-        self._earlier: tuple[datetime, dict[str, list[tuple[int, str, str, str]]]] | None = None
+        # since, complainant key → their cases, and the keys looked up (others are asked for one by one)
+        self._earlier: tuple[datetime, dict[str, list[tuple[int, str, str, str]]], set[str]] | None = None
         self._opened: list[Case] = []  # the session holds clean objects weakly: `add_case` keeps them alive
         self._undo: list[Callable[[], None]] | None = None
         if buffered:
@@ -67,7 +68,7 @@ class Register:
         if message_id and message_id not in self._by_message_id:
             self._by_message_id[message_id] = (case_id, case_no)
             self._looked_up.add(message_id)
-            self._on_undo(lambda: self._by_message_id.pop(message_id, None))
+            self.on_undo(lambda: self._by_message_id.pop(message_id, None))
 
     @contextmanager
     def scope(self) -> Iterator[None]:
@@ -80,13 +81,15 @@ class Register:
         except BaseException:
             self._inserts.clear()
             self._updates.clear()
+            self.case_scopes.clear()  # a counter row it created is rolled back: the next case creates it again
             for undo in reversed(self._undo):
                 undo()
             raise
         finally:
             self._undo = None
 
-    def _on_undo(self, undo: Callable[[], None]) -> None:
+    def on_undo(self, undo: Callable[[], None]) -> None:
+        """Run `undo` if the current input fails (see `scope`): for whatever a caller keeps in `memo`."""
         if self._undo is not None:
             self._undo.append(undo)
 
@@ -111,10 +114,10 @@ class Register:
                       limit: int = 20) -> list[tuple[int, str, str, str]]:
         """This complainant's cases (same email or phone) opened since `since`, newest first: what a repeat
         complaint (二次投诉) is looked for in: (id, case_no, subject, description)."""
-        if self._earlier is not None and self._earlier[0] == since:
+        keys = [key for key in (f"e:{email}" if email else "", f"p:{phone}" if phone else "") if key]
+        if self._earlier is not None and self._earlier[0] == since and all(k in self._earlier[2] for k in keys):
             index = self._earlier[1]
-            found = {row[0]: row for key in (f"e:{email}" if email else "", f"p:{phone}" if phone else "")
-                     if key for row in index.get(key, ())}
+            found = {row[0]: row for key in keys for row in index.get(key, ())}
             return [found[i] for i in sorted(found, reverse=True)[:limit]]
         conditions = [c for c in (Case.complainant_email == email if email else None,
                                   Case.complainant_phone == phone if phone else None) if c is not None]
@@ -144,7 +147,7 @@ class Register:
                 for key in (f"e:{e}" if e in chunk_e else "", f"p:{p}" if p in chunk_p else ""):
                     if key and all(r[0] != i for r in index[key]):
                         index[key].append((i, n, subj or "", desc or ""))
-        self._earlier = (since, index)
+        self._earlier = (since, index, {f"e:{e}" for e in emails} | {f"p:{p}" for p in phones})
 
     def referenced_blobs(self) -> tuple[set[str], list[str]]:
         """Every blob a row refers to (raw messages, attachments, quarantined bytes, outbox messages), and the
@@ -195,6 +198,7 @@ class Register:
             self.insert_values(model, values)
             return
         row = {**_column_defaults(model), **values}
+        self._keep_order()
         self._inserts[(model, tuple(sorted(row)))].append(row)
 
     def add_case(self, case_id: int, values: dict[str, Any]) -> Case:
@@ -206,7 +210,7 @@ class Register:
         make_transient_to_detached(case)
         self.session.add(case)
         self._opened.append(case)
-        self._on_undo(lambda: self._forget_case(case))
+        self.on_undo(lambda: self._forget_case(case))
         if self._earlier is not None:
             index = self._earlier[1]
             row = (case_id, str(values["case_no"]), values.get("subject") or "",
@@ -215,7 +219,7 @@ class Register:
                         f"p:{values.get('complainant_phone')}" if values.get("complainant_phone") else ""):
                 if key:
                     index[key].append(row)
-                    self._on_undo(lambda rows=index[key], row=row: rows.remove(row))  # type: ignore[misc]
+                    self.on_undo(lambda rows=index[key], row=row: rows.remove(row))  # type: ignore[misc]
         return case
 
     def _forget_case(self, case: Case) -> None:
@@ -233,20 +237,30 @@ class Register:
         if not self.buffered:
             self.session.execute(update(Case).where(Case.id == case_id).values(**values))  # type: ignore[arg-type]
             return
+        self._keep_order()
         self._updates[(Case, tuple(sorted(values)))].append(
             {"_id": case_id, **{f"v_{name}": value for name, value in values.items()}})
 
     def flush(self) -> None:
-        """Write what `insert_later` and `update_case` collected: one executemany per table and shape."""
+        """Write what `insert_later` and `update_case` collected: one executemany per table and shape. On the
+        connection, not the session: a session would first flush ORM changes made after these rows."""
         inserts, updates = self._inserts, self._updates
         self._inserts, self._updates = defaultdict(list), defaultdict(list)
+        connection = self.session.connection()
         for (model, _), rows in inserts.items():
-            self.session.execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
+            connection.execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
         for (model, names), rows in updates.items():
             table = model.__table__  # type: ignore[attr-defined]
             statement = (update(table).where(table.c.id == bindparam("_id"))
                          .values({name: bindparam(f"v_{name}") for name in names}))
-            self.session.connection().execute(statement, rows)
+            connection.execute(statement, rows)
+
+    def _keep_order(self) -> None:
+        """Rows are written in the order they were made: ORM changes still pending (a casework event added
+        with `session.add`) go first, with the rows buffered before them (`_before_orm_flush`)."""
+        session = self.session
+        if session.new or session.deleted or session.dirty:
+            session.flush()
 
     def _before_orm_flush(self, session: Session, *_: Any) -> None:
         if self._inserts or self._updates:

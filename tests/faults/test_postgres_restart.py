@@ -91,8 +91,10 @@ def terminate_backends(server: PostgresServer, database: str) -> int:
 def test_backends_terminated_mid_transaction_lose_and_double_nothing(
         pg_db: tuple[PostgresServer, str, str], make_app: Callable[..., App], tmp_path: Path) -> None:
     """Given the daemon taking 120 complaints dropped in four waves into PostgreSQL, when its sessions are
-    terminated three times inside a batch's transaction and then every 0.3 s for about 2 s, then those passes
-    fail with an ERROR line and keep their files; the daemon goes on, and all 120 end as one case each."""
+    terminated three times inside a batch's transaction and then every 0.3 s for about 2 s, then each kill
+    either fails its pass with an ERROR line (the files stay for the next pass) or is absorbed when the batch
+    is redone on a fresh connection (which way depends on where the kill lands); the daemon goes on, and all
+    120 end as one case each."""
     server, database, url = pg_db
     folder = tmp_path / "drop"
     app = make_app(url, intake=ONE_WORKER, sources={"folders": [drop_config(folder)]})
@@ -129,7 +131,7 @@ def test_backends_terminated_mid_transaction_lose_and_double_nothing(
         assert wait_until(lambda: case_count(app) == 120, 10)
 
     errors = errors_for(logs, "folder:drop")
-    assert len(errors) >= 3 and all("OperationalError" in e for e in errors), errors
+    assert errors and all("OperationalError" in e for e in errors), errors
     assert killed[0] > 0
     assert list((folder / "failed").iterdir()) == []
     assert len(list((folder / "processed").iterdir())) == 120

@@ -9,6 +9,8 @@ from email.utils import make_msgid
 import pytest
 
 from ingestd.app import App
+from ingestd.pipeline.items import RawInput
+from ingestd.pipeline.respond import ResponseContext
 from tests.mail import complaint
 from tests.outbound.conftest import events, get_case, outbox, take
 from tests.servers.smtp import SmtpServer
@@ -92,6 +94,37 @@ def test_the_daily_limit_per_sender(make_outbound_app: Callable[..., App], sqlit
     assert len(smtp.to("zhang.wei@example.com")) == 2
     (suppressed,) = events(app, outcomes[2].case_no, "ack.suppressed")
     assert "daily limit" in suppressed.detail["reason"]
+
+
+
+class _FailAfterAck:
+    """Fails the input with the given subject after the acknowledgement was queued for it."""
+
+    name = "fail-after-ack"
+
+    def __init__(self, subject: str) -> None:
+        self.subject = subject
+
+    def respond(self, ctx: ResponseContext) -> None:
+        if ctx.parsed.email.subject == self.subject:
+            raise RuntimeError("a later responder failed")
+
+
+def test_an_acknowledgement_rolled_back_with_its_input_does_not_count_to_the_limit(
+        make_outbound_app: Callable[..., App], sqlite_url: str, smtp: SmtpServer) -> None:
+    """Given a limit of two a day and one batch of three complaints from one sender whose first fails after its
+    acknowledgement was queued (so its case and acknowledgement are rolled back), when the batch is taken, then
+    the other two are both acknowledged: the batch's count forgets the rolled-back one."""
+    app = make_outbound_app(sqlite_url, smtp, ack_limit_per_sender_per_day=2)
+    app.intake.responders.append(_FailAfterAck("投诉0"))
+    batch = [RawInput(complaint(subject=f"投诉{i}", message_id=make_msgid(domain="example.com")), "test", str(i))
+             for i in range(3)]
+    outcomes = [o for _, o in app.intake.take_many(batch, workers=1)]
+    assert [o.status for o in outcomes] == ["quarantined", "created", "created"]
+    for outcome in outcomes[1:]:
+        assert events(app, outcome.case_no, "ack.queued") and not events(app, outcome.case_no, "ack.suppressed")
+    app.outbound.drain()
+    assert len(smtp.to("zhang.wei@example.com")) == 2
 
 
 RFC3834 = [

@@ -228,6 +228,11 @@ def test_the_sent_journal_is_compacted_to_what_the_register_has_not_marked(tmp_p
     assert reader.accepted("ack:TS-4 t") is None
     journal.record("ack:TS-99 t", "smtp ref 99", at)
     assert reader.accepted("ack:TS-99 t") == "smtp ref 99"
+    with journal.path.open("ab") as fh:  # torn again: the next record must not be glued onto it
+        fh.write(b'{"key": "ack:TS-100 t", "re')
+    journal.record("ack:TS-101 t", "smtp ref 101", at)
+    assert SentJournal(journal.path).accepted("ack:TS-101 t") == "smtp ref 101"
+    assert reader.accepted("ack:TS-101 t") == "smtp ref 101"
 
 
 @pytest.mark.parametrize("tls", ["starttls", "tls"])

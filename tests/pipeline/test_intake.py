@@ -201,3 +201,68 @@ def test_a_database_outage_is_not_blamed_on_the_input(app: App) -> None:
     app.intake.responders = []
     assert count(app, QuarantineEntry) == 0 and count(app, Case) == 0
     assert app.intake.take(raw(complaint())).status == "created"
+
+
+class QuarantineTheFirst:
+    """Parks the input with the given subject in the respond stage, after its case rows (and, as the first case
+    of the month, its case-number counter row) were written: as a bounce for an unknown message is parked."""
+
+    name = "quarantine-the-first"
+
+    def __init__(self, subject: str) -> None:
+        self.subject = subject
+
+    def respond(self, ctx: ResponseContext) -> None:
+        from ingestd.pipeline.items import Quarantine
+
+        if ctx.parsed.email.subject == self.subject:
+            raise Quarantine("unreadable", "parked after it was recorded")
+
+
+def test_an_input_parked_after_it_opened_the_months_counter_does_not_spoil_its_batch(app: App) -> None:
+    """Given a fresh register and a batch whose first input is parked in the respond stage (its rolled-back
+    savepoint takes the month's new counter row with it), when the batch is taken, then the inputs after it
+    still become cases, numbered from 1."""
+    app.intake.responders = [QuarantineTheFirst("投诉 parked")]
+    batch = [raw(complaint(subject="投诉 parked"), "p")] + [raw(complaint(subject=f"投诉 {i}"), str(i)) for i in range(3)]
+    outcomes = [o for _, o in app.intake.take_many(batch, workers=1)]
+    assert [o.status for o in outcomes] == ["quarantined", "created", "created", "created"], [o.reason for o in outcomes]
+    assert [o.case_no[-5:] for o in outcomes[1:]] == ["00001", "00002", "00003"]
+
+
+class OrmEventThenBufferedEvent:
+    """Adds an event the ORM way (as casework does) and then one through the register's buffer."""
+
+    name = "two-events"
+
+    def respond(self, ctx: ResponseContext) -> None:
+        ctx.register.session.add(CaseEvent(case_id=ctx.recorded.case_id, at=ctx.now, kind="test.orm", actor="t"))
+        ctx.register.log_event(ctx.recorded.case_id, "test.buffered", ctx.now)
+
+
+def test_case_events_keep_the_order_they_were_made_in(app: App) -> None:
+    """Given a responder that adds one event with the ORM and then one through the register's write buffer,
+    when a batch is taken, then each case's events, by id, are in the order they were made."""
+    app.intake.responders = [OrmEventThenBufferedEvent()]
+    batch = [raw(complaint(subject=f"投诉 {i}"), str(i)) for i in range(3)]
+    assert {o.status for _, o in app.intake.take_many(batch, workers=1)} == {"created"}
+    with app.db.read() as session:
+        events = session.exec(select(CaseEvent).order_by(CaseEvent.id)).all()
+    by_case: dict[int, list[str]] = {}
+    for event in events:
+        by_case.setdefault(event.case_id, []).append(event.kind)
+    assert list(by_case.values()) == [["case.opened", "case.classified", "test.orm", "test.buffered"]] * 3
+
+
+def test_a_retried_input_is_still_recognised_as_a_repeat_complaint(app: App) -> None:
+    """Given a complainant's case, and the same complaint again that failed once and is retried from quarantine
+    (so its batch holds it as already seen, not parsed), when retried, then it is linked as a repeat."""
+    first = app.intake.take(raw(complaint(), "first"))
+    again = complaint(subject="投诉：快递延误 第二次", message_id="<again@example.com>")
+    app.intake.responders = [ExplodingResponder()]
+    assert app.intake.take(raw(again, "again")).status == "quarantined"
+    app.intake.responders = []
+    retried = app.intake.take(raw(again, "again"), retry=True)
+    assert retried.status == "created"
+    case = get_case(app, retried.case_no)
+    assert case.repeat_of == get_case(app, first.case_no).id and "repeat" in case.flags
