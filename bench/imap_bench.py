@@ -233,6 +233,14 @@ with other work.
 | afterwards, apart: the outbox delivering those acknowledgements (MIME built, `.eml` files) | {median(sending):,.0f} | {", ".join(f"{x:,.0f}" for x in sending)} |
 
 Ratio to the floor {ratio:.2f} (target ≥ 0.3); IMAP end to end runs at {value / ceiling:.2f}× the pipeline alone.
+
+Where the time goes: the committing process spends about 2.2 ms of CPU per message (thread, classify with
+routing, repeat lookup and deadlines, record, the acknowledgement rendered from its templates and queued: 4.2
+SQL statements per message, the rest written once per batch with executemany), and one parser process about
+2.4 ms (MIME parsing, charset repair, blobs). On two cores that bounds the pipeline near 400 msg/s; the IMAP
+FETCH and MOVE run in the committing process and take the rest. Reaching 0.3× (about 900 msg/s here) would
+need the commit batched further (cases, messages and outbox rows inserted per batch), a faster MIME parser than
+the standard library's, and fetching on a second connection while the first commits.
 """)
 
 

@@ -19,6 +19,7 @@ from ingestd.config import LoadedConfig, Settings
 
 if TYPE_CHECKING:
     from ingestd.app import App
+    from tests.servers.smtp import SmtpServer
 
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = REPO.parent / "shared" / "corpora"
@@ -51,6 +52,17 @@ def dovecot() -> Iterator[object]:
     need(dovecot_bin() is not None, "Dovecot not installed (apt-get install dovecot-imapd) or not running as root")
     with running_dovecot() as server:
         yield server
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a loopback port, for one test."""
+    from tests.servers.smtp import SmtpServer
+
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from ingestd.pipeline.items import Classification, Parsed, ThreadMatch
-from ingestd.store import case_numbers
 from ingestd.store.blobs import BlobStore
 from ingestd.store.filenames import safe_filename
 from ingestd.store.models import Attachment, Case, Message
@@ -43,7 +42,7 @@ def record(parsed: Parsed, match: ThreadMatch | None, decision: Classification |
     created = match is None
     if match is None:
         assert decision is not None, "a new case needs a classification"
-        case_no = case_numbers.allocate(register.session, case_number_pattern, local_now, register.case_scopes)
+        case_no = register.case_number(case_number_pattern, local_now)
         values = _new_case(parsed, decision, case_no, now, opening or {})
         case_id = register.insert_values(Case, values)
         register.add_case(case_id, values)  # responders read it from the session, not the database

@@ -224,20 +224,26 @@ class Intake:
     def _commit_all(self, items: list[Parsed | ParseFailure | AlreadySeen], now: datetime, *, retry: bool,
                     guarded: bool) -> list[tuple[RawInput, Outcome]]:
         outcomes: list[tuple[RawInput, Outcome]] = []
-        with self.db.write() as session:
-            register = Register(session, buffered=True)
-            self._prefetch(register, [item for item in items if isinstance(item, Parsed)], now)
-            for item in items:
-                outcome = self._commit_one(item, register, now, retry=retry, guarded=guarded)
-                if retry and outcome.case_no:
-                    register.release(item.raw.sha256, outcome.case_no, now)
-                outcomes.append((item.raw, outcome))
-            if not guarded:
-                try:
-                    register.flush()
-                except Exception as exc:
-                    raise _Unguarded from exc
-            self.blobs.sync()  # the files the rows point at are on disk before the rows are committed
+        register: Register | None = None
+        try:
+            with self.db.write() as session:
+                register = Register(session, buffered=True)
+                self._prefetch(register, [item for item in items if isinstance(item, Parsed)], now)
+                for item in items:
+                    outcome = self._commit_one(item, register, now, retry=retry, guarded=guarded)
+                    if retry and outcome.case_no:
+                        register.release(item.raw.sha256, outcome.case_no, now)
+                    outcomes.append((item.raw, outcome))
+                if not guarded:
+                    try:
+                        register.flush()
+                    except Exception as exc:
+                        raise _Unguarded from exc
+                self.blobs.sync()  # the files the rows point at are on disk before the rows are committed
+        except _Unguarded:  # rolled back for certain, before any commit: the redo and the next cases use them
+            if register is not None:
+                register.give_back_numbers()
+            raise
         return outcomes
 
     def _prefetch(self, register: Register, parsed: list[Parsed], now: datetime) -> None:

@@ -1,17 +1,27 @@
 """Human case numbers from a pattern such as `TS-{yyyy}{mm}-{seq:05d}`, never handed out twice.
 
 The sequence is kept per scope (the pattern rendered without its `seq`), so `TS-{yyyy}{mm}-...` counts
-per month. Allocation is an UPDATE ... RETURNING on one counter row inside the intake transaction:
-concurrent workers queue on that row, and a rolled-back transaction gives its number back unused.
+per month, on one counter row (`UPDATE ... RETURNING`).
+
+SQLite (one writer at a time): the number is taken inside the intake transaction, so a rolled-back
+transaction gives it back unused. PostgreSQL (`NumberPool`): in a short transaction of its own, because a
+counter row locked until an intake batch commits makes every other batch that opens a case wait for it,
+mailbox threads of one worker and other workers alike. A number whose input fails (its savepoint), or whose
+batch is redone input by input, is given back to the pool and used by the next case; a crash, or a
+transaction that fails as a whole (the database gone), leaves a gap.
 """
 
 from __future__ import annotations
 
+import heapq
 import re
 import string
+import threading
+import weakref
+from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 FIELDS = {"yyyy", "yy", "mm", "dd", "seq"}
@@ -58,19 +68,53 @@ def matcher(pattern: str) -> re.Pattern[str]:
     return re.compile(r"(?<![\w-])" + "".join(out) + r"(?!\d)")
 
 
+_CREATE = {"postgresql": "INSERT INTO case_counters (scope, last) VALUES (:s, 0) ON CONFLICT (scope) DO NOTHING",
+           "sqlite": "INSERT OR IGNORE INTO case_counters (scope, last) VALUES (:s, 0)"}
+_NEXT = "UPDATE case_counters SET last = last + 1 WHERE scope = :s RETURNING last"
+
+
 def allocate(session: Session, pattern: str, when: datetime, known_scopes: set[str] | None = None) -> str:
-    """The next number; `known_scopes` (per transaction) saves creating the counter row again."""
+    """The next number, in the caller's transaction; `known_scopes` (per transaction) saves creating the
+    counter row again."""
     scope = scope_of(pattern, when)
     if known_scopes is None or scope not in known_scopes:
-        dialect = session.get_bind().dialect.name
-        if dialect == "postgresql":
-            insert = "INSERT INTO case_counters (scope, last) VALUES (:s, 0) ON CONFLICT (scope) DO NOTHING"
-        else:
-            insert = "INSERT OR IGNORE INTO case_counters (scope, last) VALUES (:s, 0)"
-        session.execute(text(insert), {"s": scope})
+        session.execute(text(_CREATE[session.get_bind().dialect.name]), {"s": scope})
         if known_scopes is not None:
             known_scopes.add(scope)
-    seq = session.execute(
-        text("UPDATE case_counters SET last = last + 1 WHERE scope = :s RETURNING last"), {"s": scope}
-    ).scalar_one()
+    seq = session.execute(text(_NEXT), {"s": scope}).scalar_one()
     return render(pattern, when, int(seq))
+
+
+class NumberPool:
+    """Numbers taken from the counter in transactions of their own (PostgreSQL), and the ones given back."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._spare: dict[str, list[int]] = defaultdict(list)
+        self._lock = threading.Lock()
+
+    def take(self, scope: str) -> int:
+        with self._lock:
+            if self._spare[scope]:
+                return heapq.heappop(self._spare[scope])
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(_CREATE[self.engine.dialect.name]), {"s": scope})
+            return int(conn.execute(text(_NEXT), {"s": scope}).scalar_one())
+
+    def give_back(self, scope: str, seq: int) -> None:
+        with self._lock:
+            heapq.heappush(self._spare[scope], seq)
+
+
+_POOLS: weakref.WeakKeyDictionary[Engine, NumberPool] = weakref.WeakKeyDictionary()
+_POOLS_LOCK = threading.Lock()
+
+
+def pool_for(engine: Engine) -> NumberPool | None:
+    """The engine's number pool, or None where numbers are taken in the intake transaction (SQLite)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with _POOLS_LOCK:
+        if engine not in _POOLS:
+            _POOLS[engine] = NumberPool(engine)
+        return _POOLS[engine]

@@ -15,6 +15,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlmodel import Session, SQLModel, select
 
+from ingestd.store import case_numbers
 from ingestd.store.models import Case, CaseEvent, Message, QuarantineEntry
 
 _CASES = inspect_model(Case).class_manager
@@ -45,6 +46,7 @@ class Register:
         self._earlier: tuple[datetime, dict[str, list[tuple[int, str, str, str]]], set[str]] | None = None
         self._opened: list[Case] = []  # the session holds clean objects weakly: `add_case` keeps them alive
         self._undo: list[Callable[[], None]] | None = None
+        self._numbers: list[tuple[case_numbers.NumberPool, str, int]] = []  # taken from a pool (PostgreSQL)
         if buffered:
             event.listen(session, "before_flush", self._before_orm_flush)
 
@@ -226,6 +228,31 @@ class Register:
         if case in self.session:
             self.session.expunge(case)
         self._opened.remove(case)
+
+    def case_number(self, pattern: str, when: datetime) -> str:
+        """A new case number. On PostgreSQL it comes from the process's `NumberPool`: a failed input gives it
+        back at once (`scope`), a failed transaction through `give_back_numbers`."""
+        engine = self.session.get_bind()
+        pool = case_numbers.pool_for(engine.engine if hasattr(engine, "engine") else engine)  # type: ignore[arg-type]
+        if pool is None:
+            return case_numbers.allocate(self.session, pattern, when, self.case_scopes)
+        scope = case_numbers.scope_of(pattern, when)
+        seq = pool.take(scope)
+        taken = (pool, scope, seq)
+        self._numbers.append(taken)
+
+        def give_back() -> None:
+            self._numbers.remove(taken)
+            pool.give_back(scope, seq)
+
+        self.on_undo(give_back)
+        return case_numbers.render(pattern, when, seq)
+
+    def give_back_numbers(self) -> None:
+        """The transaction failed: the numbers it took are used by the next cases instead."""
+        numbers, self._numbers = self._numbers, []
+        for pool, scope, seq in numbers:
+            pool.give_back(scope, seq)
 
     def update_case(self, case_id: int, **values: Any) -> None:
         """UPDATE a few columns of a case (now, or at the next `flush()`); a copy of the case in the session

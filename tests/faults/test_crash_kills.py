@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from bench.crash_bench import crash_run
 from bench.imap_bench import make_messages
@@ -31,13 +28,6 @@ from tests.servers.smtp import SmtpServer
 N = 150
 KILLS = 6
 
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_sigkilled_daemon_loses_and_doubles_nothing(dovecot: DovecotServer, smtp: SmtpServer,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email import message_from_bytes
 from email.utils import make_msgid
 from pathlib import Path
@@ -67,13 +67,6 @@ class WriteLock:
             self.proc.stdin.close()
             self.proc.wait(10)
 
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def complaints(n: int, tag: str) -> list[bytes]:

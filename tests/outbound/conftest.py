@@ -21,13 +21,6 @@ from tests.servers.smtp import SmtpServer
 START = datetime(2026, 11, 2, 1, 30, tzinfo=UTC)  # a Monday, 09:30 in Shanghai
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
 
 @pytest.fixture
 def clock() -> FakeClock:

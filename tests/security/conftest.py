@@ -3,6 +3,6 @@ it) re-exported, so an attack can be followed from the complaint that carries it
 
 from __future__ import annotations
 
-from tests.outbound.conftest import clock, make_outbound_app, smtp
+from tests.outbound.conftest import clock, make_outbound_app
 
-__all__ = ["clock", "make_outbound_app", "smtp"]
+__all__ = ["clock", "make_outbound_app"]

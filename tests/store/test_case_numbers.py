@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import uuid
+from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
@@ -72,3 +74,34 @@ def test_rolled_back_allocation_is_not_lost_or_reused(db_url: str) -> None:
         second = case_numbers.allocate(session, "A-{seq}", datetime(2026, 1, 1))
     db.dispose()
     assert (first, second) == ("A-1", "A-2")
+
+
+@pytest.fixture
+def pg_url(pg_server: object) -> Iterator[str]:
+    """A fresh, empty register on PostgreSQL only."""
+    name = "t_" + uuid.uuid4().hex[:12]
+    yield pg_server.create_database(name)  # type: ignore[attr-defined]
+    pg_server.drop_database(name)  # type: ignore[attr-defined]
+
+
+def test_on_postgresql_an_open_intake_transaction_does_not_hold_up_the_next_number(pg_url: str) -> None:
+    """Given PostgreSQL and an intake transaction that has taken a case number and stays open, when another
+    transaction takes one (with a 2 s lock timeout), then it gets the next number at once instead of waiting
+    for the first to commit; a number given back by a failed input is the next one handed out."""
+    from sqlalchemy import text
+
+    from ingestd.store.register import Register
+
+    db = Database(pg_url)
+    db.migrate()
+    pattern, when = "TS-{yyyy}{mm}-{seq:05d}", datetime(2026, 11, 1)
+    with db.write() as first:
+        held = Register(first, buffered=True).case_number(pattern, when)
+        with db.write() as second:
+            second.execute(text("SET LOCAL lock_timeout = '2s'"))
+            other = Register(second, buffered=True)
+            with pytest.raises(RuntimeError), other.scope():
+                failed = other.case_number(pattern, when)
+                raise RuntimeError("this input fails")
+            again = other.case_number(pattern, when)
+    assert (held, failed, again) == ("TS-202611-00001", "TS-202611-00002", "TS-202611-00002")
