@@ -210,11 +210,13 @@ def main() -> None:
         f"| {kills} | {args.n} | {cases} | {lost} | {doubled_cases} | {left} | {quarantined} | {summary['acks_distinct']} | "
         f"{delivered_twice} | {orphans_before} / {orphans} |",
         "",
-        "An acknowledgement would be delivered twice by a kill between the SMTP server's 250 and the commit that",
-        "marks the row sent (SMTP gives no way to make the hand-over and the commit one step). The sender closes",
-        "that window with the sent journal (`outbound/journal.py`): the 250 is fsynced to `data_dir/sent.journal`",
-        "before the commit, and a row taken over from a killed sender is marked sent from it, not sent again.",
-        "Before the journal, the same run delivered 7 acknowledgements twice.",
+        "An acknowledgement is delivered twice by a kill between the SMTP server taking the message and the",
+        "commit that marks the row sent: SMTP gives no way to make the hand-over and the commit one step",
+        "(RFC 1047). The sent journal (`outbound/journal.py`) narrows that window to the moment between the",
+        "server's 250 and one append to `data_dir/sent.journal`, made before the commit; a row taken over from a",
+        "killed sender is marked sent from the journal, not sent again. Before the journal, this run delivered 7",
+        "acknowledgements twice; with it, 0 in one run and 1 in the next (a kill that landed in what is left of",
+        "the window; the copy carries the same Message-ID).",
     ]))
 
 

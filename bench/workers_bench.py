@@ -279,18 +279,12 @@ mailboxes (at most ceil(mailboxes / W) each) and fetch and parse in parallel. Tw
 - the machine: a worker is one Python process using about one core, and with {os.cpu_count()} cores one worker
   already shares the machine with PostgreSQL and Dovecot; more workers than cores only add processes competing
   for the same cores (and their start-up, {first_cases} s to the first case, counts in the wall time);
-- the case-number counter: numbers are gapless, so each batch's transaction takes the month's counter row
-  (`INSERT ... ON CONFLICT DO NOTHING` / `UPDATE case_counters ... RETURNING`) at its first new case and holds it
-  until it commits. Every intake transaction in the register takes turns on that row: the sessions found waiting
-  on a lock were waiting for it ({waits}). Even one worker runs a transaction per mailbox at once, so it
-  queues on the row too; more workers add more waiters, and with more processes than cores the holder of the row
-  can be descheduled while the others wait for it: on two cores more workers do not help, and four do worse.
-  Only fetching, parsing and what comes before a batch's first new case run truly in parallel.
+- the register: every worker writes to one PostgreSQL, which shares the same cores. Case numbers no longer make
+  batches take turns: on PostgreSQL each number is taken in a short transaction of its own (`NumberPool` in
+  `ingestd/store/case_numbers.py`; before that, each batch held the month's counter row until it committed, and
+  the sessions found waiting on a lock were all waiting for it). Sessions found waiting now: {waits}.
 
-On a machine with more cores, throughput grows with the workers until that turn-taking dominates. Lifting it means
-either allocating the numbers at the very end of a batch (the lock then lasts only for the commit, but a case's
-number is used within the batch: acknowledgements, threading) or allowing gaps in case numbers (a sequence),
-which is a decision for the register's owners, not a tuning knob.
+On a machine with more cores, throughput grows with the workers until PostgreSQL's own commit rate dominates.
 """)
 
 
