@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ingestd.app import App
-from tests.outbound.conftest import START, clock, get_case, make_outbound_app, smtp  # noqa: F401  (fixtures)
+from tests.outbound.conftest import START, clock, get_case, make_outbound_app  # noqa: F401  (fixtures)
 from tests.servers.smtp import SmtpServer
 
 ROUTING = """
