@@ -85,8 +85,8 @@ def receive_and_parse(raw: RawInput, limits: LimitsConfig, blob_root: Path | Non
 
 def parse_chunk_in_worker(raws: list[RawInput], limits: LimitsConfig,
                           blob_root: Path) -> list[Parsed | ParseFailure]:
-    """Several inputs per task: a task costs the committing process a pickling and a wake-up of the pool's
-    threads, which compete with it for the GIL; one task per input made a worker slower than parsing here."""
+    """Several inputs per task: measured on 2 cores, with one task per input a worker took 2.7× as long per input
+    as parsing in the committing process; with ten per task, 1.4×, and the two processes then overlap."""
     return [parse_in_worker(raw, limits, blob_root) for raw in raws]
 
 
