@@ -232,8 +232,7 @@ class Register:
     def case_number(self, pattern: str, when: datetime) -> str:
         """A new case number. On PostgreSQL it comes from the process's `NumberPool`: a failed input gives it
         back at once (`scope`), a failed transaction through `give_back_numbers`."""
-        engine = self.session.get_bind()
-        pool = case_numbers.pool_for(engine.engine if hasattr(engine, "engine") else engine)  # type: ignore[arg-type]
+        pool = case_numbers.pool_for(self.session.get_bind().engine)
         if pool is None:
             return case_numbers.allocate(self.session, pattern, when, self.case_scopes)
         scope = case_numbers.scope_of(pattern, when)
