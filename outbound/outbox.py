@@ -41,7 +41,7 @@ def enqueue(session: Session, blobs: BlobStore, *, key: str, draft: Draft, case_
         return int(existing.id or 0), False
     check(draft)  # a bad address fails here, in the caller's transaction, not at send time
     raw = draft_json(draft, blobs.put)  # the MIME is built when the message is sent (see compose.draft_json)
-    digest = hashlib.sha256(raw).hexdigest()  # kept in the row, like the case rows it is written with
+    digest = hashlib.sha256(raw).hexdigest()  # the draft's digest; the draft itself goes in the row, not a blob
     outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
     row_id = int(session.execute(insert(outbox).returning(outbox.c.id), {
         "idempotency_key": key, "kind": draft.kind, "case_id": case_id, "status": "queued", "attempts": 0,
@@ -69,15 +69,9 @@ def enqueue(session: Session, blobs: BlobStore, *, key: str, draft: Draft, case_
     return row_id, True
 
 
-def acks_since(session: Session, to_addr: str, since: datetime) -> int:
-    """Acknowledgements queued to this address since `since` (the per-sender daily limit)."""
-    return int(session.exec(select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.kind == "ack", OutboxMessage.to_addr == to_addr.lower(),
-        OutboxMessage.created_at >= since)).one())
-
-
-def acks_since_many(session: Session, to_addrs: set[str], since: datetime) -> dict[str, int]:
-    """`acks_since` for many addresses, in one query per 500: every address gets a count, 0 included."""
+def acks_since(session: Session, to_addrs: set[str], since: datetime) -> dict[str, int]:
+    """Acknowledgements queued to each of these (lower-case) addresses since `since`, the per-sender daily
+    limit, in one query per 500 addresses: every address gets a count, 0 included."""
     counts = dict.fromkeys(to_addrs, 0)
     wanted = sorted(to_addrs)
     for start in range(0, len(wanted), 500):

@@ -30,7 +30,7 @@ from ingestd.pipeline.respond import ResponseContext
 from ingestd.store.models import Attachment, Case, OutboxMessage
 from outbound import loops
 from outbound.compose import AUTO_GENERATED, AUTO_REPLIED, Draft, OutAttachment, idempotency_key, message_id_for
-from outbound.outbox import acks_since, acks_since_many, enqueue, rows_for_message_ids
+from outbound.outbox import acks_since, enqueue, rows_for_message_ids
 from outbound.templates import AttachmentNote, ack_context, language_of, notify_context
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ class AcknowledgementResponder:
         if parsed.raw.channel != "email":
             self._suppressed(ctx, f"came by {parsed.raw.channel}: no e-mail acknowledgement")
             return
-        to_addr = (email.complainant.email or email.from_addr or "").lower() or None
+        to_addr = _ack_address(email)
         try:
             if to_addr:
                 check_address(to_addr)
@@ -182,16 +182,15 @@ class AcknowledgementResponder:
         if self.outbound.config.ack_limit_per_sender_per_day is None:
             return
         midnight = self._midnight(now)
-        addresses = {a for item in items if item.raw.channel == "email"
-                     and (a := (item.email.complainant.email or item.email.from_addr or "").lower())}
-        register.memo[self._MEMO] = (midnight, Counter(acks_since_many(register.session, addresses, midnight)))
+        addresses = {a for item in items if item.raw.channel == "email" and (a := _ack_address(item.email))}
+        register.memo[self._MEMO] = (midnight, Counter(acks_since(register.session, addresses, midnight)))
 
     def _sent_today(self, register: Register, to_addr: str, now: datetime) -> int:
         midnight = self._midnight(now)
         counted = register.memo.get(self._MEMO)
         if counted is not None and counted[0] == midnight and to_addr in counted[1]:
             return int(counted[1][to_addr])
-        sent = acks_since(register.session, to_addr, midnight)
+        sent = acks_since(register.session, {to_addr}, midnight)[to_addr]
         if counted is not None and counted[0] == midnight:
             counted[1][to_addr] = sent
         return sent
@@ -199,6 +198,11 @@ class AcknowledgementResponder:
     def _midnight(self, now: datetime) -> datetime:
         zone = self.outbound.zone
         return datetime.combine(now.astimezone(zone).date(), time(), tzinfo=zone)
+
+
+def _ack_address(email: Any) -> str | None:
+    """Where a complaint's acknowledgement goes: the complainant's address, else the sender's (lower case)."""
+    return (email.complainant.email or email.from_addr or "").lower() or None
 
 
 class DepartmentNotificationResponder:

@@ -79,16 +79,26 @@ def test_the_health_command_exits_with_the_status(tmp_path) -> None:  # type: ig
 
 
 def test_sweep_removes_only_blobs_no_row_refers_to(make_app: Callable[..., App], sqlite_url: str) -> None:
-    """Given a case (its raw message and acknowledgement draft in the store) and a blob left by a crash before
-    its commit, when swept, then only the orphan goes, and a young orphan stays while it may be in flight."""
+    """Given a case (its raw message in the store, its acknowledgement's draft in the outbox row), a queued
+    message whose draft names an attachment no other row refers to, and a blob left by a crash before its
+    commit, when swept, then only the orphan goes, and a young orphan stays while it may be in flight."""
     from ingestd.ops.sweep import sweep_blobs
+    from outbound.compose import Draft, OutAttachment
+    from outbound.outbox import enqueue
 
     app = make_app(sqlite_url)
-    take(app, complaint())
+    case_no = take(app, complaint()).case_no
+    with app.db.write() as session:
+        enqueue(session, app.blobs, key=f"reply:{case_no}:test", case_id=None, now=START, draft=Draft(
+            kind="reply", case_no=case_no, from_addr="complaints@ingestd.example", to_addr="zhang.wei@example.com",
+            subject="答复", text="见附件", message_id="reply-test@ingestd.example", date=START,
+            loop_id="complaints@ingestd.example",
+            attachments=[OutAttachment("letter.pdf", "application/pdf", b"%PDF only this draft names")]))
+    app.blobs.sync()
     orphan = app.blobs.put(b"written, then the process was killed before the commit")
     kept_before = set(app.blobs.all_digests())
     assert sweep_blobs(app.db, app.blobs) == []  # younger than an hour: perhaps a transaction in flight
     assert sweep_blobs(app.db, app.blobs, min_age_seconds=0) == [orphan]
     assert set(app.blobs.all_digests()) == kept_before - {orphan}
-    app.outbound.drain()  # the acknowledgement is built from what the sweep kept
-    assert [row.status for row in outbox(app)] == ["sent"]
+    app.outbound.drain()  # the acknowledgement and the reply are built from what the sweep kept
+    assert [row.status for row in outbox(app)] == ["sent", "sent"]

@@ -8,15 +8,15 @@ from ingestd.store.blobs import BlobStore
 from ingestd.store.db import Database
 from ingestd.store.register import Register
 from outbound.compose import draft_attachments
+from outbound.outbox import stored_bytes
 
 
 def sweep_blobs(db: Database, blobs: BlobStore, *, min_age_seconds: float = 3600) -> list[str]:
     with db.read() as session:
         referenced, waiting = Register(session).referenced_blobs()
-    for stored in waiting:  # an unsent draft names its attachments by digest
+    for row in waiting:  # an unsent draft names its attachments by digest
         try:
-            data = stored.encode("utf-8") if stored.startswith("{") else blobs.read(stored)
-            referenced.update(draft_attachments(data))
+            referenced.update(draft_attachments(stored_bytes(row, blobs)))
         except OSError:
             continue
     return blobs.sweep_orphans(referenced, min_age_seconds=min_age_seconds)

@@ -16,7 +16,7 @@ from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlmodel import Session, SQLModel, select
 
 from ingestd.store import case_numbers
-from ingestd.store.models import Case, CaseEvent, Message, QuarantineEntry
+from ingestd.store.models import Case, CaseEvent, Message, OutboxMessage, QuarantineEntry
 
 _CASES = inspect_model(Case).class_manager
 
@@ -151,19 +151,17 @@ class Register:
                         index[key].append((i, n, subj or "", desc or ""))
         self._earlier = (since, index, {f"e:{e}" for e in emails} | {f"p:{p}" for p in phones})
 
-    def referenced_blobs(self) -> tuple[set[str], list[str]]:
+    def referenced_blobs(self) -> tuple[set[str], list[OutboxMessage]]:
         """Every blob a row refers to (raw messages, attachments, quarantined bytes, outbox messages), and the
-        messages still waiting to be sent (their drafts name attachments too): what the sweep keeps. A waiting
-        message is its draft (JSON, held in the row) or, for a row queued before 0005, its blob's digest."""
-        from ingestd.store.models import Attachment, OutboxMessage
+        outbox rows still waiting to be sent (their drafts name attachments too): what the sweep keeps."""
+        from ingestd.store.models import Attachment
 
         found: set[str] = set()
         for query in (select(Message.raw_sha256), select(Attachment.sha256), select(QuarantineEntry.raw_sha256),
                       select(OutboxMessage.raw_sha256)):
             found.update(d for d in self.session.exec(query) if d)
-        waiting = [draft if draft is not None else digest for draft, digest in self.session.exec(
-            select(OutboxMessage.draft, OutboxMessage.raw_sha256).where(
-                OutboxMessage.status.in_(("queued", "sending"))))]  # type: ignore[attr-defined]
+        waiting = list(self.session.exec(select(OutboxMessage).where(
+            OutboxMessage.status.in_(("queued", "sending")))).all())  # type: ignore[attr-defined]
         return found, waiting
 
     def held_inputs(self, digests: list[str]) -> dict[str, tuple[str, str | None]]:
