@@ -43,12 +43,16 @@ def enqueue(session: Session, blobs: BlobStore, *, key: str, draft: Draft, case_
     raw = draft_json(draft, blobs.put)  # the MIME is built when the message is sent (see compose.draft_json)
     digest = hashlib.sha256(raw).hexdigest()  # the draft's digest; the draft itself goes in the row, not a blob
     outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
-    row_id = int(session.execute(insert(outbox).returning(outbox.c.id), {
+    values = {
         "idempotency_key": key, "kind": draft.kind, "case_id": case_id, "status": "queued", "attempts": 0,
         "next_attempt_at": now, "message_id": draft.message_id, "from_addr": draft.from_addr,
         "to_addr": draft.to_addr, "subject": draft.clean_subject, "raw_sha256": digest, "draft": raw.decode("utf-8"),
         "size": _size(draft), "created_at": now,
-    }).scalar_one())
+    }
+    if register is not None:  # the intake's batch: written with its other rows
+        row_id = register.insert_row(OutboxMessage, values)
+    else:
+        row_id = int(session.execute(insert(outbox).returning(outbox.c.id), values).scalar_one())
     if case_id is not None:
         parent = safe_message_id(draft.in_reply_to)
         messages = Message.__table__  # type: ignore[attr-defined]

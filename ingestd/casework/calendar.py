@@ -148,7 +148,10 @@ class WorkCalendar:
         return datetime.combine(day, self.day_start, self.zone), datetime.combine(day, self.day_end, self.zone)
 
 
+@lru_cache(maxsize=4096)
 def _china_workday(day: date, weekdays: frozenset[int]) -> bool:
+    """Cached: chinese_calendar checks each date against its whole table (a third of the intake's deadline
+    arithmetic, measured), and a day's answer never changes within a process."""
     import chinese_calendar  # here, not at the top: the command line starts without it
 
     try:

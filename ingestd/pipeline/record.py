@@ -44,12 +44,12 @@ def record(parsed: Parsed, match: ThreadMatch | None, decision: Classification |
         assert decision is not None, "a new case needs a classification"
         case_no = register.case_number(case_number_pattern, local_now)
         values = _new_case(parsed, decision, case_no, now, opening or {})
-        case_id = register.insert_values(Case, values)
+        case_id = register.insert_row(Case, values)
         register.add_case(case_id, values)  # responders read it from the session, not the database
     else:
         case_id, case_no = match.case_id, match.case_no
 
-    message_row_id = register.insert_values(Message, _inbound_message(parsed, case_id, now))
+    message_row_id = register.insert_row(Message, _inbound_message(parsed, case_id, now))
     for row in attachment_rows:
         register.insert_later(Attachment, {**row, "case_id": case_id, "message_id": message_row_id})
 

@@ -249,6 +249,7 @@ class Intake:
     def _prefetch(self, register: Register, parsed: list[Parsed], now: datetime) -> None:
         """What every input of the batch will look up, in a few queries for all of them: Message-IDs for
         threading, the complainants' earlier cases, and whatever the responders prepare."""
+        register.expected = len(parsed)
         register.prefetch_message_ids(
             mid for item in parsed
             for mid in (item.email.message_id, item.email.in_reply_to, *item.email.references) if mid)

@@ -71,6 +71,14 @@ def matcher(pattern: str) -> re.Pattern[str]:
 _CREATE = {"postgresql": "INSERT INTO case_counters (scope, last) VALUES (:s, 0) ON CONFLICT (scope) DO NOTHING",
            "sqlite": "INSERT OR IGNORE INTO case_counters (scope, last) VALUES (:s, 0)"}
 _NEXT = "UPDATE case_counters SET last = last + 1 WHERE scope = :s RETURNING last"
+SET_LAST = "UPDATE case_counters SET last = :last WHERE scope = :s"
+
+
+def read_counter(session: Session, scope: str) -> int:
+    """The scope's last number, creating its counter row if need be (for a caller that counts on itself
+    while it is the only writer: see `Register.case_number`)."""
+    session.execute(text(_CREATE[session.get_bind().dialect.name]), {"s": scope})
+    return int(session.execute(text("SELECT last FROM case_counters WHERE scope = :s"), {"s": scope}).scalar_one())
 
 
 def allocate(session: Session, pattern: str, when: datetime, known_scopes: set[str] | None = None) -> str:

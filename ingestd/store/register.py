@@ -9,8 +9,9 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, event, func, insert, or_, update
+from sqlalchemy import Connection, bindparam, event, func, insert, or_, text, update
 from sqlalchemy import inspect as inspect_model
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlmodel import Session, SQLModel, select
@@ -19,6 +20,11 @@ from ingestd.store import case_numbers
 from ingestd.store.models import Case, CaseEvent, Message, OutboxMessage, QuarantineEntry
 
 _CASES = inspect_model(Case).class_manager
+# Tables whose ids a buffered register hands out itself, so that their rows, and the rows that point at
+# them, wait for one executemany per batch instead of an INSERT ... RETURNING each.
+PRESET_IDS: tuple[type[SQLModel], ...] = (Case, Message, OutboxMessage)
+_PRESET_TABLES = {model.__table__: model for model in PRESET_IDS}  # type: ignore[attr-defined]
+_TABLE_ORDER = {table: rank for rank, table in enumerate(SQLModel.metadata.sorted_tables)}
 
 
 class Register:
@@ -28,8 +34,10 @@ class Register:
     message copies, attachments, small updates of a case) are collected and written with one executemany
     per kind when `flush()` is called, or just before the ORM next writes, so their order is kept. A
     statement costs about a millisecond here whatever its size; intake writes a dozen rows per input.
+    New cases, messages and outbox rows wait too: `insert_row` gives them their id at once (`new_id`).
     Whoever reads one of those tables in the same transaction calls `flush()` first (the runner does
-    so before any input that joins an existing case). `memo` holds what a batch looked up once for all
+    so before any input that joins an existing case); any other INSERT into a table with ids handed out
+    here flushes first by itself (`_before_execute`). `memo` holds what a batch looked up once for all
     its inputs (see `prefetch_earlier_cases` and the responders' `prepare`).
     """
 
@@ -47,8 +55,16 @@ class Register:
         self._opened: list[Case] = []  # the session holds clean objects weakly: `add_case` keeps them alive
         self._undo: list[Callable[[], None]] | None = None
         self._numbers: list[tuple[case_numbers.NumberPool, str, int]] = []  # taken from a pool (PostgreSQL)
+        self._counters: dict[str, int] = {}  # SQLite: each case-number scope's last number, written at `flush`
+        self._counters_dirty: set[str] = set()
+        self._next_ids: dict[type[SQLModel], int] = {}  # SQLite: the next free id of each table
+        self._drawn_ids: dict[type[SQLModel], list[int]] = defaultdict(list)  # PostgreSQL: from its sequence
+        self._waiting: dict[tuple[type[SQLModel], int], dict[str, Any]] = {}  # buffered new rows by id
+        self._writing = False
+        self.expected = 0  # how many inputs the batch has: how many ids to draw from a sequence at once
         if buffered:
             event.listen(session, "before_flush", self._before_orm_flush)
+            event.listen(session.connection(), "before_execute", self._before_execute)
 
     # -- lookups (threading, idempotency) -------------------------------------------------------
     def prefetch_message_ids(self, message_ids: Iterable[str]) -> None:
@@ -83,7 +99,10 @@ class Register:
         except BaseException:
             self._inserts.clear()
             self._updates.clear()
+            self._waiting.clear()
             self.case_scopes.clear()  # a counter row it created is rolled back: the next case creates it again
+            self._counters.clear()  # and the numbers it took: the next case reads the counter again
+            self._counters_dirty.clear()
             for undo in reversed(self._undo):
                 undo()
             raise
@@ -109,6 +128,9 @@ class Register:
         return (row[0], row[1]) if row else None
 
     def case_by_number(self, case_no: str) -> tuple[int, str] | None:
+        for case in self._opened:  # opened in this transaction: perhaps not written yet
+            if case.case_no == case_no:
+                return int(case.id), case.case_no  # type: ignore[arg-type]
         row = self.session.exec(select(Case.id, Case.case_no).where(Case.case_no == case_no)).first()
         return (row[0], row[1]) if row else None
 
@@ -197,9 +219,49 @@ class Register:
         if not self.buffered:
             self.insert_values(model, values)
             return
+        if model in PRESET_IDS:  # its id is handed out here like the others of its table
+            self.insert_row(model, values)
+            return
         row = {**_column_defaults(model), **values}
         self._keep_order()
         self._inserts[(model, tuple(sorted(row)))].append(row)
+
+    def insert_row(self, model: type[SQLModel], values: dict[str, Any]) -> int:
+        """INSERT a row whose id is needed now (a case, a message, an outbox row). Buffered, the id is handed
+        out here and the row waits for `flush()` like the others; otherwise it is inserted at once."""
+        if not (self.buffered and model in PRESET_IDS):
+            return self.insert_values(model, values)
+        row_id = self.new_id(model)
+        row = {**_blank_row(model), **values, "id": row_id}  # one shape per table: rows go in in order
+        self._keep_order()
+        self._inserts[(model, tuple(sorted(row)))].append(row)
+        self._waiting[(model, row_id)] = row
+        return row_id
+
+    def new_id(self, model: type[SQLModel]) -> int:
+        """An id no other row of `model` has or will get. SQLite: one past the largest, counted on in memory
+        (this transaction is the only writer: BEGIN IMMEDIATE). PostgreSQL: drawn from the table's own
+        sequence, a batch's worth at a time; the ones left over are gaps, as a rolled-back insert leaves."""
+        table = model.__table__  # type: ignore[attr-defined]
+        connection = self.session.connection()
+        self._writing = True
+        try:
+            if connection.dialect.name == "postgresql":
+                drawn = self._drawn_ids[model]
+                if not drawn:
+                    drawn.extend(connection.execute(text(
+                        f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
+                        "FROM generate_series(1, :n)"), {"n": max(self.expected, 16)}).scalars())
+                    drawn.reverse()
+                return int(drawn.pop())
+            if model not in self._next_ids:
+                self._next_ids[model] = int(connection.execute(
+                    text(f"SELECT coalesce(max(id), 0) FROM {table.name}")).scalar_one()) + 1
+        finally:
+            self._writing = False
+        row_id = self._next_ids[model]
+        self._next_ids[model] = row_id + 1
+        return row_id
 
     def add_case(self, case_id: int, values: dict[str, Any]) -> Case:
         """A case this transaction has just inserted (with Core): put it in the session as if loaded, so
@@ -231,8 +293,10 @@ class Register:
         """A new case number. On PostgreSQL it comes from the process's `NumberPool`: a failed input gives it
         back at once (`scope`), a failed transaction through `give_back_numbers`."""
         pool = case_numbers.pool_for(self.session.get_bind().engine)
-        if pool is None:
+        if pool is None and not self.buffered:
             return case_numbers.allocate(self.session, pattern, when, self.case_scopes)
+        if pool is None:
+            return self._counted_number(pattern, when)
         scope = case_numbers.scope_of(pattern, when)
         seq = pool.take(scope)
         taken = (pool, scope, seq)
@@ -244,6 +308,20 @@ class Register:
 
         self.on_undo(give_back)
         return case_numbers.render(pattern, when, seq)
+
+    def _counted_number(self, pattern: str, when: datetime) -> str:
+        """SQLite, buffered: the counter is read once per scope and transaction, counted on here, and written
+        back at `flush()`. Safe because this transaction is the only writer until it commits."""
+        scope = case_numbers.scope_of(pattern, when)
+        if scope not in self._counters:
+            self._writing = True
+            try:
+                self._counters[scope] = case_numbers.read_counter(self.session, scope)
+            finally:
+                self._writing = False
+        self._counters[scope] += 1
+        self._counters_dirty.add(scope)
+        return case_numbers.render(pattern, when, self._counters[scope])
 
     def give_back_numbers(self) -> None:
         """The transaction failed: the numbers it took are used by the next cases instead."""
@@ -258,6 +336,10 @@ class Register:
         if held is not None:
             for name, value in values.items():
                 set_committed_value(held, name, value)
+        waiting = self._waiting.get((Case, case_id))
+        if waiting is not None:  # not inserted yet: it goes in with these values
+            waiting.update(values)
+            return
         if not self.buffered:
             self.session.execute(update(Case).where(Case.id == case_id).values(**values))  # type: ignore[arg-type]
             return
@@ -270,14 +352,24 @@ class Register:
         connection, not the session: a session would first flush ORM changes made after these rows."""
         inserts, updates = self._inserts, self._updates
         self._inserts, self._updates = defaultdict(list), defaultdict(list)
+        self._waiting.clear()
         connection = self.session.connection()
-        for (model, _), rows in inserts.items():
-            connection.execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
-        for (model, names), rows in updates.items():
-            table = model.__table__  # type: ignore[attr-defined]
-            statement = (update(table).where(table.c.id == bindparam("_id"))
-                         .values({name: bindparam(f"v_{name}") for name in names}))
-            connection.execute(statement, rows)
+        self._writing = True
+        try:
+            # tables in the order their foreign keys need (cases before the messages that point at them)
+            for (model, _), rows in sorted(inserts.items(), key=lambda kv: _TABLE_ORDER[kv[0][0].__table__]):  # type: ignore[attr-defined]
+                connection.execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
+            for (model, names), rows in updates.items():
+                table = model.__table__  # type: ignore[attr-defined]
+                statement = (update(table).where(table.c.id == bindparam("_id"))
+                             .values({name: bindparam(f"v_{name}") for name in names}))
+                connection.execute(statement, rows)
+            if self._counters_dirty:
+                connection.execute(text(case_numbers.SET_LAST),
+                                   [{"s": scope, "last": self._counters[scope]} for scope in sorted(self._counters_dirty)])
+                self._counters_dirty.clear()
+        finally:
+            self._writing = False
 
     def _keep_order(self) -> None:
         """Rows are written in the order they were made: ORM changes still pending (a casework event added
@@ -289,6 +381,18 @@ class Register:
     def _before_orm_flush(self, session: Session, *_: Any) -> None:
         if self._inserts or self._updates:
             self.flush()
+
+    def _before_execute(self, connection: Connection, statement: Any, *_: Any) -> None:
+        """An INSERT from elsewhere (a casework action queueing mail on the session) into a table whose ids
+        are handed out here: what waits goes in first, and SQLite's next free id is read again after it."""
+        if self._writing or not isinstance(statement, Insert):
+            return
+        model = _PRESET_TABLES.get(statement.table)
+        if model is None:
+            return
+        if self._inserts or self._updates or self._counters_dirty:
+            self.flush()
+        self._next_ids.pop(model, None)
 
     def log_event(self, case_id: int, kind: str, at: datetime, *, actor: str = "ingestd",
                   **detail: Any) -> None:

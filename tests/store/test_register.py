@@ -1,0 +1,112 @@
+"""The buffered register: ids handed out before the rows are written, and writes from elsewhere in between."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from ingestd.store.db import Database
+from ingestd.store.models import Case, CaseCounter, Message, OutboxMessage
+from ingestd.store.register import Register
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def _database(db_url: str) -> Database:
+    db = Database(db_url)
+    db.migrate()
+    return db
+
+
+def _case(register: Register, n: int) -> int:
+    return register.insert_row(Case, {"case_no": f"T-{n}", "channel": "email", "status": "open", "received_at": NOW,
+                                      "created_at": NOW, "updated_at": NOW, "source": "test"})
+
+
+def _message(case_id: int, key: str) -> dict[str, object]:
+    return {"case_id": case_id, "direction": "in", "dedupe_key": key, "source": "test", "size": 1,
+            "created_at": NOW}
+
+
+def test_rows_with_handed_out_ids_are_written_in_an_order_their_keys_allow(db_url: str) -> None:
+    """Given a message buffered before its case in the same batch (a repeat pointing at an earlier case of the
+    batch, messages of several cases), when the batch is flushed, then the foreign keys hold and each row has
+    the id it was given."""
+    db = _database(db_url)
+    with db.write() as session:
+        register = Register(session, buffered=True)
+        first = _case(register, 1)
+        message = register.insert_row(Message, _message(first, "m1"))
+        second = register.insert_row(Case, {"case_no": "T-2", "channel": "email", "status": "open",
+                                            "received_at": NOW, "created_at": NOW, "updated_at": NOW,
+                                            "source": "test", "repeat_of": first})
+        register.update_case(second, grade="high")  # not written yet: goes in with the row
+        register.flush()
+    with db.read() as session:
+        cases = {c.id: c for c in session.exec(select(Case))}
+        assert set(cases) == {first, second} and cases[second].repeat_of == first and cases[second].grade == "high"
+        assert session.exec(select(Message.case_id).where(Message.id == message)).one() == first
+
+
+def test_an_insert_from_elsewhere_in_the_transaction_neither_collides_nor_breaks_a_foreign_key(db_url: str) -> None:
+    """Given buffered rows with handed-out ids, when other code inserts into the same tables on the session
+    (a casework action queueing mail without the register), then the buffered rows go in first, and the ids
+    handed out afterwards do not collide with the row that code inserted."""
+    db = _database(db_url)
+    with db.write() as session:
+        register = Register(session, buffered=True)
+        case_id = _case(register, 1)
+        own = register.insert_row(Message, _message(case_id, "own-1"))
+        # not through the register: this case is only in its buffer so far
+        session.execute(insert(Message.__table__), _message(case_id, "elsewhere"))  # type: ignore[attr-defined]
+        session.execute(insert(OutboxMessage.__table__), {  # type: ignore[attr-defined]
+            "idempotency_key": "k-elsewhere", "kind": "reply", "case_id": case_id, "status": "queued",
+            "attempts": 0, "next_attempt_at": NOW, "message_id": "m@x", "from_addr": "a@x", "to_addr": "b@x",
+            "raw_sha256": "0" * 64, "size": 1, "created_at": NOW})
+        later = register.insert_row(Message, _message(case_id, "own-2"))
+        outbox = register.insert_row(OutboxMessage, {
+            "idempotency_key": "k-own", "kind": "ack", "case_id": case_id, "status": "queued", "attempts": 0,
+            "next_attempt_at": NOW, "message_id": "n@x", "from_addr": "a@x", "to_addr": "b@x",
+            "raw_sha256": "1" * 64, "size": 1, "created_at": NOW})
+        register.flush()
+    with db.read() as session:
+        keys = dict(session.exec(select(Message.dedupe_key, Message.id)).all())
+        assert set(keys) == {"own-1", "elsewhere", "own-2"} and len(set(keys.values())) == 3
+        assert keys["own-1"] == own and keys["own-2"] == later
+        assert session.exec(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == "k-own")).one() == outbox
+
+
+def test_a_rolled_back_batch_hands_out_no_id_twice(db_url: str) -> None:
+    """Given a batch that failed and was rolled back, when the next transaction hands out ids, then they
+    start from what is in the table, and rows go in."""
+    db = _database(db_url)
+    with pytest.raises(IntegrityError), db.write() as session:
+        register = Register(session, buffered=True)
+        _case(register, 1)
+        _case(register, 1)  # the same case number twice: the batch fails at its flush
+        register.flush()
+    with db.write() as session:
+        register = Register(session, buffered=True)
+        ids = [_case(register, n) for n in (1, 2)]
+        register.flush()
+    with db.read() as session:
+        assert sorted(session.exec(select(Case.id))) == sorted(ids)
+
+
+def test_case_numbers_counted_in_memory_reach_the_counter_row(sqlite_url: str) -> None:
+    """Given SQLite, where a batch counts its case numbers in memory, when two batches open cases, then the
+    numbers run on without a gap or a repeat and the counter row holds the last one."""
+    db = _database(sqlite_url)
+    numbers = []
+    for _ in range(2):
+        with db.write() as session:
+            register = Register(session, buffered=True)
+            numbers += [register.case_number("A-{seq}", NOW) for _ in range(3)]
+            register.flush()
+    assert numbers == [f"A-{n}" for n in range(1, 7)]
+    with db.read() as session:
+        assert session.exec(select(CaseCounter.last)).one() == 6
