@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, event, func, insert, or_, text, update
 from sqlalchemy import inspect as inspect_model
-from sqlalchemy.sql.dml import Insert
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
+from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session, SQLModel, select
 
 from ingestd.store import case_numbers
