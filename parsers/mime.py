@@ -8,6 +8,7 @@ Everything here is pure: no I/O, and no exception escapes but `UnparseableInput`
 
 from __future__ import annotations
 
+import base64
 import binascii
 import contextlib
 import re
@@ -40,10 +41,12 @@ _FWD_SUBJECT = re.compile(r"^\s*((fwd?|fw|转发|轉寄|转)\s*[:：]\s*)+", re.
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-LIFT_OVER_BYTES = 4 * 1024 * 1024  # messages bigger than this have their large base64 bodies decoded aside
-_B64_HEADER = re.compile(rb"(?im)^content-transfer-encoding:[ \t]*base64[ \t]*\r?$")
+LIFT_OVER_BYTES = 32 * 1024  # messages bigger than this have their base64 bodies of LIFT_MIN_BODY or more decoded aside
+LIFT_MIN_BODY = 16 * 1024
+_CTE = b"content-transfer-encoding:"
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
-_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=]")
+_NOT_BASE64 = bytes(b for b in range(256) if b not in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+_TOKEN = "ingestd-lifted-body-"
 
 
 @dataclass
@@ -98,45 +101,66 @@ def _precheck(raw: bytes) -> bytes:
     return data
 
 
-def _lift_large_bodies(data: bytes, min_size: int = 1024 * 1024) -> tuple[bytes, dict[str, bytearray]]:
-    """Take large base64 bodies out of the message before MIME parsing, decoding them in slices.
+def _lift_large_bodies(data: bytes, min_size: int = LIFT_MIN_BODY) -> tuple[bytes, dict[str, bytearray]]:
+    """Take base64 bodies out of the message before MIME parsing, decoding them in C.
 
-    The standard parser would hold each body as text, then as bytes, then decoded: several copies of a
-    25 MB attachment. Here the raw bytes are read once and only the decoded body is kept; the parser
-    sees a one-line placeholder in its place.
+    The standard parser reads a body line by line in Python (measured: 4.5 ms for a message with a 120 KB
+    attachment, against 0.5 ms for one without), and holds a large body as text, then as bytes, then decoded:
+    several copies of a 25 MB attachment. Here the raw bytes are read once and only the decoded body is kept;
+    the parser sees a one-line placeholder in its place. Only bodies of a part's own header block (after a
+    boundary line, or the message's header) are lifted, not a header quoted in a text.
     """
     pieces: list[bytes] = []
     lifted: dict[str, bytearray] = {}
+    lowered = data.lower()  # one pass in C; the header name is then found at memchr speed
     pos = 0
-    for match in _B64_HEADER.finditer(data):
-        if match.start() < pos:
-            continue
-        blank = _BLANK_LINE.search(data, match.end())
-        if blank is None:
+    at = lowered.find(_CTE)
+    while at != -1:
+        line_end = lowered.find(b"\n", at)
+        if line_end == -1:
             break
-        start = blank.end()
-        end = data.find(b"\n--", start)
-        end = len(data) if end == -1 else end + 1
-        if end - start < min_size:
-            continue
-        token = f"ingestd-lifted-body-{len(lifted)}"
-        lifted[token] = _decode_base64_slices(data, start, end)
-        pieces += [data[pos:start], token.encode() + b"\n"]
-        pos = end
+        if at >= pos and (at == 0 or data[at - 1] == 10) and lowered[at + len(_CTE):line_end].strip() == b"base64" \
+                and _in_part_header(data, at):
+            blank = _BLANK_LINE.search(data, line_end - 1 if data[line_end - 1] == 13 else line_end)
+            if blank is None:
+                break
+            body_start = blank.end()
+            body_end = data.find(b"\n--", body_start)
+            body_end = len(data) if body_end == -1 else body_end + 1
+            if body_end - body_start >= min_size:
+                token = f"{_TOKEN}{len(lifted)}"
+                lifted[token] = _decode_base64_slices(data, body_start, body_end)
+                pieces += [data[pos:body_start], token.encode() + b"\n"]
+                pos = body_end
+        at = lowered.find(_CTE, line_end)
     if not lifted:
         return data, {}
     pieces.append(data[pos:])
     return b"".join(pieces), lifted
 
 
+def _in_part_header(data: bytes, at: int, most: int = 64) -> bool:
+    """Is the line at `at` in a header block that opens the message or follows a boundary line?"""
+    for _ in range(most):
+        if at == 0:
+            return True
+        start = data.rfind(b"\n", 0, at - 1) + 1
+        line = data[start:at - 1].rstrip(b"\r")
+        if not line:
+            return False  # a blank line first: this is inside a body
+        if line.startswith(b"--"):
+            return True
+        at = start
+    return False
+
+
 def _decode_base64_slices(data: bytes, start: int, end: int, step: int = 1 << 20) -> bytearray:
     out = bytearray((end - start) * 3 // 4 + 3)  # sized once: growing it would copy it again and again
     filled = 0
-    view = memoryview(data)
     carry = b""
     while start < end:
         stop = min(start + step, end)
-        chunk = carry + _NOT_BASE64.sub(b"", view[start:stop])
+        chunk = carry + data[start:stop].translate(None, _NOT_BASE64)
         usable = len(chunk) - len(chunk) % 4
         with contextlib.suppress(binascii.Error):  # a damaged slice: keep what decodes, as mail clients do
             decoded = binascii.a2b_base64(chunk[:usable])
@@ -358,8 +382,12 @@ def _raw_payload(part: Message) -> object:
 
 def _payload_bytes(part: Message, lifted: dict[str, bytes]) -> bytes:
     raw = _raw_payload(part)
-    if lifted and isinstance(raw, str) and raw.strip() in lifted:
-        return lifted[raw.strip()]
+    if lifted and isinstance(raw, str):
+        if raw.strip() in lifted:
+            return lifted[raw.strip()]
+        if _TOKEN in raw:  # a body that only looked like a part of its own (a message quoted in a text)
+            raw = re.sub(_TOKEN + r"\d+", lambda m: base64.encodebytes(lifted[m.group()]).decode("ascii"), raw)
+            part.set_payload(raw)
     try:
         data = part.get_payload(decode=True)
     except Exception:
