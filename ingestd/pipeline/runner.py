@@ -14,8 +14,10 @@ input does not spoil its neighbours.
 
 from __future__ import annotations
 
+import gc
 import threading
 import traceback as tb
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -49,6 +51,8 @@ from ingestd.store.register import Register
 
 IN_PROCESS_PARSE_BYTES = 2 * 1024 * 1024  # bigger inputs are parsed here, not shipped to a worker
 PARSE_CHUNK = 10  # inputs per worker task
+BATCHES_AHEAD = 2  # batches read and handed to the parse workers before the oldest is committed
+GC_THRESHOLD = 20_000  # allocations between collections of the youngest generation (Python's default: 700)
 
 
 @dataclass(slots=True)
@@ -103,6 +107,19 @@ def parse_in_worker(raw: RawInput, limits: LimitsConfig, blob_root: Path) -> Par
     return result
 
 
+def tune_gc() -> None:
+    """Intake allocates many short-lived objects (parsed messages, rows, fetched bodies) while the process
+    holds a large, long-lived heap (SQLAlchemy, Jinja, the config): the cyclic collector's default pace,
+    a collection every 700 allocations, spent about 8% of the committing process's CPU rescanning it
+    (bench/imap_bench). Objects that exist at start-up are frozen out of its scans, and it runs less
+    often; reference counting still frees almost everything at once. Once per process."""
+    if gc.get_threshold()[0] == GC_THRESHOLD:
+        return
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, 20, 20)
+
+
 _BLOB_STORES: dict[Path, BlobStore] = {}
 
 
@@ -137,6 +154,7 @@ class Intake:
         self.case_no_regex = case_numbers.matcher(settings.store.case_number_pattern)
         self._pool: Executor | None = None
         self._pool_lock = threading.Lock()  # IDLE threads and scheduled jobs share one Intake
+        tune_gc()
 
     # -- public -----------------------------------------------------------------------------------
     def take(self, raw: RawInput, *, retry: bool = False) -> Outcome:
@@ -148,17 +166,17 @@ class Intake:
     def take_many(self, raws: Iterable[RawInput], *, workers: int | None = None,
                   batch_size: int | None = None) -> Iterator[tuple[RawInput, Outcome]]:
         """Many inputs, parsed in parallel, committed in batches; yields after each batch is committed.
-        The next batch is parsed while the current one is being committed."""
+        Up to `BATCHES_AHEAD` batches are read and parsing while one is being committed, so that the parse
+        workers still have work while this thread reads the source (an IMAP FETCH) or settles it (MOVE)."""
         size = batch_size or self.settings.intake.batch_size
         iterator = iter(raws)
-        pending: Pending | None = None
+        pending: deque[Pending] = deque()
         while batch := list(islice(iterator, size)):
-            upcoming = self._submit(batch, workers)
-            if pending is not None:
-                yield from self._commit_batch(self._collect(pending))
-            pending = upcoming
-        if pending is not None:
-            yield from self._commit_batch(self._collect(pending))
+            pending.append(self._submit(batch, workers))
+            if len(pending) > BATCHES_AHEAD:
+                yield from self._commit_batch(self._collect(pending.popleft()))
+        while pending:
+            yield from self._commit_batch(self._collect(pending.popleft()))
 
     def close(self) -> None:
         with self._pool_lock:
@@ -356,7 +374,8 @@ class Intake:
         count = abs(count)
         with self._pool_lock:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(max_workers=count, mp_context=get_context("forkserver"))
+                self._pool = ProcessPoolExecutor(max_workers=count, mp_context=get_context("forkserver"),
+                                                 initializer=tune_gc)
             return self._pool
 
 
