@@ -255,6 +255,7 @@ class Intake:
                 if not guarded:
                     try:
                         register.flush()
+                        session.flush()  # ORM changes left (a responder's): refused here, not at the commit
                     except Exception as exc:
                         raise _Unguarded from exc
                 self.blobs.sync()  # the files the rows point at are on disk before the rows are committed

@@ -181,6 +181,32 @@ def test_a_second_case_from_the_same_complainant_is_seen_as_repeat(make_app: Cal
     assert "repeat" in (case.flags or []) and case.grade == "high"
 
 
+class LateBadChangeResponder:
+    """Changes its case through the ORM into a row the database refuses (no subject at all), for one input
+    only: the change is written when the session next flushes, after the responder has returned."""
+
+    name = "late-bad-change"
+
+    def respond(self, ctx: ResponseContext) -> None:
+        if ctx.parsed.email.subject == "投诉 2":
+            case = ctx.register.session.get(Case, ctx.recorded.case_id)
+            case.subject = None  # type: ignore[assignment]  # NOT NULL
+
+
+def test_a_change_the_database_refuses_only_at_commit_parks_its_input_not_the_batch(app: App) -> None:
+    """Given a responder whose ORM change to the last case of a batch is refused only when the batch is written
+    at its end, when the batch of three is taken, then that input is parked with the database's reason and the
+    other two are cases: the batch is not failed (and retried for ever) as if the database were down."""
+    app.intake.responders = [*app.intake.responders, LateBadChangeResponder()]
+    batch = [raw(complaint(subject=f"投诉 {i}"), str(i)) for i in range(3)]
+    outcomes = [o for _, o in app.intake.take_many(batch, workers=1)]
+    assert [o.status for o in outcomes] == ["created", "created", "quarantined"]
+    with app.db.read() as session:
+        entry = session.exec(select(QuarantineEntry)).one()
+    assert entry.reason == "integrity error" and "subject" in (entry.traceback or "")
+    assert count(app, Case) == 2
+
+
 class DatabaseGoneResponder:
     name = "database-gone"
 
