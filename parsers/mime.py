@@ -8,7 +8,6 @@ Everything here is pure: no I/O, and no exception escapes but `UnparseableInput`
 
 from __future__ import annotations
 
-import base64
 import binascii
 import contextlib
 import re
@@ -60,10 +59,30 @@ class _Walk:
     lifted: dict[str, bytes] = field(default_factory=dict)  # placeholder → decoded body (big attachments)
 
 
+class _Lifted(dict[str, bytearray]):
+    """Placeholder → decoded body, and whether each placeholder was met as a whole part's body."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.used: set[str] = set()
+        self.stray = False  # a placeholder inside a larger text: what was lifted was not a part of its own
+
+    def all_in_place(self) -> bool:
+        return not self.stray and len(self.used) == len(self)
+
+
 def parse_email(raw: bytes, *, max_attachment_bytes: int | None = None) -> ParsedEmail:
+    parsed = _parse(raw, max_attachment_bytes, lift=True)
+    if isinstance(parsed, ParsedEmail):
+        return parsed
+    return _parse(raw, max_attachment_bytes, lift=False)  # type: ignore[return-value]
+
+
+def _parse(raw: bytes, max_attachment_bytes: int | None, *, lift: bool) -> ParsedEmail | None:
+    """None when a lifted body turned out not to be a part of its own: the caller parses again without."""
     data = _precheck(raw)
-    lifted: dict[str, bytes] = {}
-    if len(data) > LIFT_OVER_BYTES:
+    lifted = _Lifted()
+    if lift and len(data) > LIFT_OVER_BYTES:
         data, lifted = _lift_large_bodies(data)
     try:
         msg = message_from_bytes(data, policy=compat32)
@@ -73,8 +92,11 @@ def parse_email(raw: bytes, *, max_attachment_bytes: int | None = None) -> Parse
         raise UnparseableInput(f"not an email: {type(exc).__name__}: {exc}") from None
     del data
     try:
-        return _build(msg, max_attachment_bytes, lifted)
+        parsed = _build(msg, max_attachment_bytes, lifted)
+        return parsed if not lifted or lifted.all_in_place() else None
     except UnparseableInput:
+        if lifted and not lifted.all_in_place():
+            return None
         raise
     except RecursionError:
         raise UnparseableInput("MIME structure nested too deeply") from None
@@ -101,17 +123,18 @@ def _precheck(raw: bytes) -> bytes:
     return data
 
 
-def _lift_large_bodies(data: bytes, min_size: int = LIFT_MIN_BODY) -> tuple[bytes, dict[str, bytearray]]:
+def _lift_large_bodies(data: bytes, min_size: int = LIFT_MIN_BODY) -> tuple[bytes, _Lifted]:
     """Take base64 bodies out of the message before MIME parsing, decoding them in C.
 
     The standard parser reads a body line by line in Python (measured: 4.5 ms for a message with a 120 KB
     attachment, against 0.5 ms for one without), and holds a large body as text, then as bytes, then decoded:
     several copies of a 25 MB attachment. Here the raw bytes are read once and only the decoded body is kept;
-    the parser sees a one-line placeholder in its place. Only bodies of a part's own header block (after a
-    boundary line, or the message's header) are lifted, not a header quoted in a text.
+    the parser sees a one-line placeholder in its place. Only the body of a leaf part whose whole header block
+    is well formed is lifted (`_leaf_body_start`); if a placeholder still turns up anywhere but as a part's
+    whole body, `parse_email` parses the message again without lifting.
     """
     pieces: list[bytes] = []
-    lifted: dict[str, bytearray] = {}
+    lifted = _Lifted()
     lowered = data.lower()  # one pass in C; the header name is then found at memchr speed
     pos = 0
     at = lowered.find(_CTE)
@@ -119,39 +142,56 @@ def _lift_large_bodies(data: bytes, min_size: int = LIFT_MIN_BODY) -> tuple[byte
         line_end = lowered.find(b"\n", at)
         if line_end == -1:
             break
-        if at >= pos and (at == 0 or data[at - 1] == 10) and lowered[at + len(_CTE):line_end].strip() == b"base64" \
-                and _in_part_header(data, at):
-            blank = _BLANK_LINE.search(data, line_end - 1 if data[line_end - 1] == 13 else line_end)
-            if blank is None:
-                break
-            body_start = blank.end()
-            body_end = data.find(b"\n--", body_start)
-            body_end = len(data) if body_end == -1 else body_end + 1
-            if body_end - body_start >= min_size:
-                token = f"{_TOKEN}{len(lifted)}"
-                lifted[token] = _decode_base64_slices(data, body_start, body_end)
-                pieces += [data[pos:body_start], token.encode() + b"\n"]
-                pos = body_end
+        if at >= pos and (at == 0 or data[at - 1] == 10) and lowered[at + len(_CTE):line_end].strip() == b"base64":
+            body_start = _leaf_body_start(data, lowered, at, line_end)
+            if body_start is not None:
+                body_end = data.find(b"\n--", body_start)
+                body_end = len(data) if body_end == -1 else body_end + 1
+                if body_end - body_start >= min_size:
+                    token = f"{_TOKEN}{len(lifted)}"
+                    lifted[token] = _decode_base64_slices(data, body_start, body_end)
+                    pieces += [data[pos:body_start], token.encode() + b"\n"]
+                    pos = body_end
         at = lowered.find(_CTE, line_end)
     if not lifted:
-        return data, {}
+        return data, lifted
     pieces.append(data[pos:])
     return b"".join(pieces), lifted
 
 
-def _in_part_header(data: bytes, at: int, most: int = 64) -> bool:
-    """Is the line at `at` in a header block that opens the message or follows a boundary line?"""
-    for _ in range(most):
-        if at == 0:
-            return True
-        start = data.rfind(b"\n", 0, at - 1) + 1
-        line = data[start:at - 1].rstrip(b"\r")
-        if not line:
-            return False  # a blank line first: this is inside a body
+_HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:|[ \t]")  # a field, or the continuation of one
+_CONTAINER = re.compile(rb"(?m)^content-type:[ \t]*(multipart|message)/")
+
+
+def _leaf_body_start(data: bytes, lowered: bytes, at: int, line_end: int, most: int = 100) -> int | None:
+    """Where the body starts of the part whose header block holds the line at `at`, if that block opens the
+    message or follows a boundary line, holds only header lines up to a blank line, and is not a multipart
+    or message part (whose "body" is more parts). None otherwise."""
+    start = at
+    for _ in range(most):  # back to the boundary line (or the start of the message)
+        if start == 0:
+            break
+        previous = data.rfind(b"\n", 0, start - 1) + 1
+        line = data[previous:start - 1].rstrip(b"\r")
         if line.startswith(b"--"):
-            return True
-        at = start
-    return False
+            break
+        if not line or not _HEADER_LINE.match(line):
+            return None
+        start = previous
+    else:
+        return None
+    end = line_end + 1
+    for _ in range(most):  # on to the blank line that ends the header block
+        next_end = data.find(b"\n", end)
+        line = data[end:len(data) if next_end == -1 else next_end].rstrip(b"\r")
+        if not line:
+            if _CONTAINER.search(lowered, start, end):
+                return None
+            return len(data) if next_end == -1 else next_end + 1
+        if next_end == -1 or line.startswith(b"--") or not _HEADER_LINE.match(line):
+            return None
+        end = next_end + 1
+    return None
 
 
 def _decode_base64_slices(data: bytes, start: int, end: int, step: int = 1 << 20) -> bytearray:
@@ -168,11 +208,16 @@ def _decode_base64_slices(data: bytes, start: int, end: int, step: int = 1 << 20
             filled += len(decoded)
         carry = chunk[usable:]
         start = stop
+    if carry:  # unpadded: as the standard library does, pad it and keep what decodes
+        with contextlib.suppress(binascii.Error):
+            decoded = binascii.a2b_base64(carry + b"=" * (-len(carry) % 4))
+            out[filled:filled + len(decoded)] = decoded
+            filled += len(decoded)
     del out[filled:]
     return out  # a bytearray: copying 25 MB into bytes would double the peak
 
 
-def _build(msg: Message, max_attachment_bytes: int | None, lifted: dict[str, bytes] | None = None) -> ParsedEmail:
+def _build(msg: Message, max_attachment_bytes: int | None, lifted: _Lifted | None = None) -> ParsedEmail:
     defects: list[str] = [type(d).__name__ for d in msg.defects]
     headers = _headers(msg, defects)
     walk = _Walk(lifted=lifted or {})
@@ -383,11 +428,13 @@ def _raw_payload(part: Message) -> object:
 def _payload_bytes(part: Message, lifted: dict[str, bytes]) -> bytes:
     raw = _raw_payload(part)
     if lifted and isinstance(raw, str):
-        if raw.strip() in lifted:
-            return lifted[raw.strip()]
-        if _TOKEN in raw:  # a body that only looked like a part of its own (a message quoted in a text)
-            raw = re.sub(_TOKEN + r"\d+", lambda m: base64.encodebytes(lifted[m.group()]).decode("ascii"), raw)
-            part.set_payload(raw)
+        token = raw.strip()
+        if token in lifted:
+            if isinstance(lifted, _Lifted):
+                lifted.used.add(token)
+            return lifted[token]
+        if _TOKEN in raw and isinstance(lifted, _Lifted):
+            lifted.stray = True  # lifted from inside a text (a message quoted in a bounce): parsed again
     try:
         data = part.get_payload(decode=True)
     except Exception:

@@ -111,12 +111,9 @@ def tune_gc() -> None:
     """Intake allocates many short-lived objects (parsed messages, rows, fetched bodies) while the process
     holds a large, long-lived heap (SQLAlchemy, Jinja, the config): the cyclic collector's default pace,
     a collection every 700 allocations, spent about 8% of the committing process's CPU rescanning it
-    (bench/imap_bench). Objects that exist at start-up are frozen out of its scans, and it runs less
-    often; reference counting still frees almost everything at once. Once per process."""
-    if gc.get_threshold()[0] == GC_THRESHOLD:
-        return
-    gc.collect()
-    gc.freeze()
+    (bench/imap_bench, with a frozen start-up heap as well; not frozen here, so that what a config reload
+    replaces can still be collected). It runs less often; reference counting still frees almost
+    everything at once."""
     gc.set_threshold(GC_THRESHOLD, 20, 20)
 
 
@@ -248,9 +245,18 @@ class Intake:
                 register = Register(session, buffered=True)
                 self._prefetch(register, [item for item in items if isinstance(item, Parsed)], now)
                 for item in items:
-                    outcome = self._commit_one(item, register, now, retry=retry, guarded=guarded)
-                    if retry and outcome.case_no:
-                        register.release(item.raw.sha256, outcome.case_no, now)
+                    try:
+                        outcome = self._commit_one(item, register, now, retry=retry, guarded=guarded)
+                        if retry and outcome.case_no:
+                            register.release(item.raw.sha256, outcome.case_no, now)
+                    except _Unguarded:
+                        raise
+                    except Exception as exc:
+                        # Without savepoints, an earlier input's rows may be written only now (when parking
+                        # this one flushes): whatever fails, the batch is redone input by input.
+                        if guarded:
+                            raise
+                        raise _Unguarded from exc
                     outcomes.append((item.raw, outcome))
                 if not guarded:
                     try:
@@ -340,6 +346,8 @@ class Intake:
         recorded = record(item, match, decision, register=register, blobs=self.blobs,
                           case_number_pattern=self.settings.store.case_number_pattern,
                           now=now, local_now=now.astimezone(self.zone), opening=opening)
+        if match is not None:
+            register.flush()  # a department's command (e.g. #reply) reads the case's messages, this one included
         stage[0] = "respond"
         respond(ResponseContext(item, recorded, decision, register, now), self.responders)
         return recorded

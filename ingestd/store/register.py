@@ -241,7 +241,8 @@ class Register:
     def new_id(self, model: type[SQLModel]) -> int:
         """An id no other row of `model` has or will get. SQLite: one past the largest, counted on in memory
         (this transaction is the only writer: BEGIN IMMEDIATE). PostgreSQL: drawn from the table's own
-        sequence, a batch's worth at a time; the ones left over are gaps, as a rolled-back insert leaves."""
+        sequence, as many as the batch has inputs at a time; the ones left over are gaps, as a rolled-back
+        insert leaves."""
         table = model.__table__  # type: ignore[attr-defined]
         connection = self.session.connection()
         self._writing = True
@@ -251,7 +252,7 @@ class Register:
                 if not drawn:
                     drawn.extend(connection.execute(text(
                         f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
-                        "FROM generate_series(1, :n)"), {"n": max(self.expected, 16)}).scalars())
+                        "FROM generate_series(1, :n)"), {"n": max(self.expected, 1)}).scalars())
                     drawn.reverse()
                 return int(drawn.pop())
             if model not in self._next_ids:

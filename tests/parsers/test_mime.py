@@ -190,3 +190,51 @@ def test_a_message_that_is_one_base64_text_body_reads_as_text() -> None:
     text = "快递延误，要求赔偿。\n" * 1500
     raw = headers(cte="base64") + base64.encodebytes(text.encode()).replace(b"\n", b"\r\n")
     assert parse_email(raw).body_text == _strict_parse(raw).body_text == text.strip()
+
+
+def _mixed(*parts: bytes, cte: str = "7bit") -> bytes:
+    return headers(ctype='multipart/mixed; boundary="b"', cte=cte) + b"".join(b"--b\r\n" + p for p in parts) \
+        + b"--b--\r\n"
+
+
+_BLOB = base64.encodebytes(b"\x89PNG" + bytes(30_000)).decode()
+_TEXT = ("您好，我的快递延误十天，要求赔偿。订单号 SF1234567890。\r\n" * 600).encode()
+_LIFT_CASES = {
+    # a base64 part with no blank line before the next boundary: the next part's text is not its body
+    "empty base64 part, then text": _mixed(
+        b'Content-Type: application/octet-stream; name="empty.bin"\r\nContent-Transfer-Encoding: base64\r\n',
+        b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + _TEXT + b"\r\n"),
+    # a multipart that (wrongly) declares base64: its "body" is more parts
+    "multipart declared base64": _mixed(
+        b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + _TEXT + b"\r\n",
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nsecond part\r\n", cte="base64"),
+    # a bounce quoting the original in 8bit UTF-8 and GBK text
+    "quoted in UTF-8 text": headers() + ("退信通知：原邮件如下。\n\n--inner\nContent-Type: image/png\n"
+                                         "Content-Transfer-Encoding: base64\n\n" + _BLOB + "--inner--\n").encode(),
+    "quoted in GBK text": headers(ctype="text/plain; charset=gbk") + (
+        "退信通知：原邮件如下。\n\n--inner\nContent-Type: image/png\nContent-Transfer-Encoding: base64\n\n" + _BLOB
+        + "--inner--\n").encode("gbk"),
+    # the original as a text attachment: its bytes stay as they were
+    "quoted in a text attachment": _mixed(
+        b"Content-Type: text/plain\r\n\r\nsee attached\r\n",
+        b'Content-Type: text/plain; name="orig.txt"\r\nContent-Disposition: attachment; filename="orig.txt"\r\n\r\n'
+        + ("--inner\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+           + _BLOB.replace("\n", "\r\n") + "--inner--\r\n").encode() + b"\r\n"),
+    **{f"unpadded base64, {extra} extra bytes": _mixed(
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n",
+        b'Content-Type: application/octet-stream; name="a.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        + base64.encodebytes(bytes(range(256)) * 130 + b"XY"[:extra]).replace(b"=", b"").replace(b"\n", b"\r\n")
+        + b"\r\n") for extra in (0, 1, 2)},
+}
+
+
+@pytest.mark.parametrize("name", list(_LIFT_CASES))
+def test_bodies_decoded_aside_never_change_what_is_read(name: str) -> None:
+    """Given messages where a base64 body is not where a quick scan would think (no blank line, a multipart
+    declaring base64, a part quoted inside a text, unpadded base64), when parsed, then the body and every
+    attachment are exactly what the standard library's own line-by-line decoding gives."""
+    raw = _LIFT_CASES[name]
+    assert len(raw) > 32 * 1024
+    fast, slow = parse_email(raw), _strict_parse(raw)
+    assert fast.body_text == slow.body_text and "ingestd-lifted-body" not in fast.body_text
+    assert [(a.filename, bytes(a.data)) for a in fast.attachments] == [(a.filename, a.data) for a in slow.attachments]

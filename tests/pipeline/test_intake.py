@@ -181,6 +181,17 @@ def test_a_second_case_from_the_same_complainant_is_seen_as_repeat(make_app: Cal
     assert "repeat" in (case.flags or []) and case.grade == "high"
 
 
+def test_the_same_bytes_twice_then_an_unreadable_input_in_one_batch(app: App) -> None:
+    """Given one batch holding the same message twice and then an input that is not mail (parking it writes
+    the batch's rows so far, where the second copy's unique key is refused), when taken, then the outcome is
+    one case, one duplicate, one parked input: not an error for the whole batch, retried for ever."""
+    data = complaint(message_id="<twice@example.com>")
+    batch = [raw(data, "1"), raw(data, "2"), raw(b"just some words\nwithout headers", "3")]
+    outcomes = [o for _, o in app.intake.take_many(batch, workers=1)]
+    assert [o.status for o in outcomes] == ["created", "duplicate", "quarantined"]
+    assert count(app, Case) == 1
+
+
 class LateBadChangeResponder:
     """Changes its case through the ORM into a row the database refuses (no subject at all), for one input
     only: the change is written when the session next flushes, after the responder has returned."""
