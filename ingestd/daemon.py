@@ -39,7 +39,9 @@ BLOB_SWEEP_CLAIM_SECONDS = 3 * 3600
 def poll_drop_folder(app: App, source: DropFolderSource,
                      progress: Callable[[int], None] | None = None, *, gate: SourceGate | None = None) -> Counter[str]:
     """Take the folder's settled files. With a `gate`, only while this worker holds the folder's lease: a lease
-    lost mid-pass stops the pass after the batch in hand (committed and settled)."""
+    lost mid-pass stops reading the folder; the batches already read (the one in hand and up to
+    `runner.BATCHES_AHEAD` more) are still committed and settled. Another worker taking the same file meanwhile
+    is harmless: the register's unique keys make it one case."""
     counts: Counter[str] = Counter()
     if gate is not None and not gate.held():
         return counts
