@@ -244,9 +244,7 @@ class Register:
         sequence, as many as the batch has inputs at a time; the ones left over are gaps, as a rolled-back
         insert leaves."""
         table = model.__table__  # type: ignore[attr-defined]
-        connection = self.session.connection()
-        self._writing = True
-        try:
+        with self._own_statements() as connection:
             if connection.dialect.name == "postgresql":
                 drawn = self._drawn_ids[model]
                 if not drawn:
@@ -258,8 +256,6 @@ class Register:
             if model not in self._next_ids:
                 self._next_ids[model] = int(connection.execute(
                     text(f"SELECT coalesce(max(id), 0) FROM {table.name}")).scalar_one()) + 1
-        finally:
-            self._writing = False
         row_id = self._next_ids[model]
         self._next_ids[model] = row_id + 1
         return row_id
@@ -315,11 +311,8 @@ class Register:
         back at `flush()`. Safe because this transaction is the only writer until it commits."""
         scope = case_numbers.scope_of(pattern, when)
         if scope not in self._counters:
-            self._writing = True
-            try:
+            with self._own_statements():
                 self._counters[scope] = case_numbers.read_counter(self.session, scope)
-            finally:
-                self._writing = False
         self._counters[scope] += 1
         self._counters_dirty.add(scope)
         return case_numbers.render(pattern, when, self._counters[scope])
@@ -354,9 +347,7 @@ class Register:
         inserts, updates = self._inserts, self._updates
         self._inserts, self._updates = defaultdict(list), defaultdict(list)
         self._waiting.clear()
-        connection = self.session.connection()
-        self._writing = True
-        try:
+        with self._own_statements() as connection:
             # tables in the order their foreign keys need (cases before the messages that point at them)
             for (model, _), rows in sorted(inserts.items(), key=lambda kv: _TABLE_ORDER[kv[0][0].__table__]):  # type: ignore[attr-defined]
                 connection.execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
@@ -369,6 +360,13 @@ class Register:
                 connection.execute(text(case_numbers.SET_LAST),
                                    [{"s": scope, "last": self._counters[scope]} for scope in sorted(self._counters_dirty)])
                 self._counters_dirty.clear()
+
+    @contextmanager
+    def _own_statements(self) -> Iterator[Connection]:
+        """The register's own statements, which `_before_execute` lets through."""
+        self._writing = True
+        try:
+            yield self.session.connection()
         finally:
             self._writing = False
 
