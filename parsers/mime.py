@@ -56,7 +56,7 @@ class _Walk:
     inner: list[Message] = field(default_factory=list)  # attached message/rfc822 (forwards, bounces)
     returned_headers: list[Message] = field(default_factory=list)  # text/rfc822-headers of a bounce
     defects: list[str] = field(default_factory=list)
-    lifted: dict[str, bytes] = field(default_factory=dict)  # placeholder → decoded body (big attachments)
+    lifted: _Lifted = field(default_factory=lambda: _Lifted())  # placeholder → decoded body (big attachments)
 
 
 class _Lifted(dict[str, bytearray]):
@@ -220,7 +220,7 @@ def _decode_base64_slices(data: bytes, start: int, end: int, step: int = 1 << 20
 def _build(msg: Message, max_attachment_bytes: int | None, lifted: _Lifted | None = None) -> ParsedEmail:
     defects: list[str] = [type(d).__name__ for d in msg.defects]
     headers = _headers(msg, defects)
-    walk = _Walk(lifted=lifted or {})
+    walk = _Walk(lifted=lifted if lifted is not None else _Lifted())
     _walk(msg, walk, max_attachment_bytes, depth=0)
     defects.extend(walk.defects)
 
@@ -425,15 +425,14 @@ def _raw_payload(part: Message) -> object:
         return part._payload  # the only way to the undecoded payload
 
 
-def _payload_bytes(part: Message, lifted: dict[str, bytes]) -> bytes:
+def _payload_bytes(part: Message, lifted: _Lifted) -> bytes:
     raw = _raw_payload(part)
     if lifted and isinstance(raw, str):
         token = raw.strip()
         if token in lifted:
-            if isinstance(lifted, _Lifted):
-                lifted.used.add(token)
+            lifted.used.add(token)
             return lifted[token]
-        if _TOKEN in raw and isinstance(lifted, _Lifted):
+        if _TOKEN in raw:
             lifted.stray = True  # lifted from inside a text (a message quoted in a bounce): parsed again
     try:
         data = part.get_payload(decode=True)

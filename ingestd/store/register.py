@@ -59,7 +59,7 @@ class Register:
         self._counters_dirty: set[str] = set()
         self._next_ids: dict[type[SQLModel], int] = {}  # SQLite: the next free id of each table
         self._drawn_ids: dict[type[SQLModel], list[int]] = defaultdict(list)  # PostgreSQL: from its sequence
-        self._waiting: dict[tuple[type[SQLModel], int], dict[str, Any]] = {}  # buffered new rows by id
+        self._waiting_cases: dict[int, dict[str, Any]] = {}  # new cases not written yet, by id (`update_case`)
         self._writing = False
         self.expected = 0  # how many inputs the batch has: how many ids to draw from a sequence at once
         if buffered:
@@ -99,7 +99,7 @@ class Register:
         except BaseException:
             self._inserts.clear()
             self._updates.clear()
-            self._waiting.clear()
+            self._waiting_cases.clear()
             self.case_scopes.clear()  # a counter row it created is rolled back: the next case creates it again
             self._counters.clear()  # and the numbers it took: the next case reads the counter again
             self._counters_dirty.clear()
@@ -235,7 +235,8 @@ class Register:
         row = {**_blank_row(model), **values, "id": row_id}  # one shape per table: rows go in in order
         self._keep_order()
         self._inserts[(model, tuple(sorted(row)))].append(row)
-        self._waiting[(model, row_id)] = row
+        if model is Case:
+            self._waiting_cases[row_id] = row
         return row_id
 
     def new_id(self, model: type[SQLModel]) -> int:
@@ -330,7 +331,7 @@ class Register:
         if held is not None:
             for name, value in values.items():
                 set_committed_value(held, name, value)
-        waiting = self._waiting.get((Case, case_id))
+        waiting = self._waiting_cases.get(case_id)
         if waiting is not None:  # not inserted yet: it goes in with these values
             waiting.update(values)
             return
@@ -346,7 +347,7 @@ class Register:
         connection, not the session: a session would first flush ORM changes made after these rows."""
         inserts, updates = self._inserts, self._updates
         self._inserts, self._updates = defaultdict(list), defaultdict(list)
-        self._waiting.clear()
+        self._waiting_cases.clear()
         with self._own_statements() as connection:
             # tables in the order their foreign keys need (cases before the messages that point at them)
             for (model, _), rows in sorted(inserts.items(), key=lambda kv: _TABLE_ORDER[kv[0][0].__table__]):  # type: ignore[attr-defined]
