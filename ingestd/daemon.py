@@ -134,6 +134,7 @@ def run_forever(app: App, *, stop: threading.Event | None = None) -> None:
         scheduler.add_job(_guarded(source.source_id, poll, app, source), "interval",
                           seconds=source.config.poll_seconds, id=f"poll:{source.source_id}",
                           next_run_time=app.clock.now())
+    _start_parse_workers(app)
     for scan in app.scans:  # load the OCR models now: a broken engine shows at start, not at the first letter
         _guarded(scan.source_id, scan.start)()
     if app.router is not None:
@@ -202,6 +203,14 @@ def _claimed(keeper: LeaseKeeper, name: str, seconds: float, fn: Callable[..., A
         return fn(*args)
 
     return job
+
+
+def _start_parse_workers(app: App) -> None:
+    """Parse workers start with the daemon, not when the first batch waits for them (about 2 s here)."""
+    try:
+        app.intake.start_workers()
+    except Exception as exc:  # parsing then starts them itself, or runs in this process
+        logger.bind(source="intake").warning("parse workers did not start: {}: {}", type(exc).__name__, exc)
 
 
 def _guarded(source_id: str, fn: Callable[..., Any], *args: Any) -> Callable[[], None]:

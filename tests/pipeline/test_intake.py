@@ -303,3 +303,21 @@ def test_a_retried_input_is_still_recognised_as_a_repeat_complaint(app: App) -> 
     assert retried.status == "created"
     case = get_case(app, retried.case_no)
     assert case.repeat_of == get_case(app, first.case_no).id and "repeat" in case.flags
+
+
+def test_parse_workers_started_ahead_are_running_before_the_first_batch(make_app: Callable[..., App],
+                                                                        sqlite_url: str) -> None:
+    """Given an intake with parse workers, when they are started ahead (as the daemon does at start), then a
+    worker process is running and warm before any input, the warm-up leaves nothing in the register, and the
+    next batch goes through the same pool."""
+    app = make_app(sqlite_url, intake={"parse_workers": 2})
+    warm = app.intake.start_workers()
+    assert warm is not None and warm.result(timeout=120) is None
+    pool = app.intake._pool
+    assert pool is not None
+    started = set(pool._processes)
+    assert started and all(p.is_alive() for p in pool._processes.values())
+    assert count_in(app) == 0  # the warm-up message is not an input
+    batch = [raw(complaint(message_id=f"<warm{i}@example.com>")) for i in range(4)]
+    assert [o.status for _, o in app.intake.take_many(batch)] == ["created"] * 4
+    assert app.intake._pool is pool and set(pool._processes) >= started
