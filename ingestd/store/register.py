@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, event, func, insert, or_, text, update
+from sqlalchemy import Connection, Dialect, Table, bindparam, event, func, insert, or_, text, update
 from sqlalchemy import inspect as inspect_model
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
@@ -350,8 +351,12 @@ class Register:
         self._waiting_cases.clear()
         with self._own_statements() as connection:
             # tables in the order their foreign keys need (cases before the messages that point at them)
-            for (model, _), rows in sorted(inserts.items(), key=lambda kv: _TABLE_ORDER[kv[0][0].__table__]):  # type: ignore[attr-defined]
-                connection.execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
+            for (model, names), rows in sorted(inserts.items(), key=lambda kv: _TABLE_ORDER[kv[0][0].__table__]):  # type: ignore[attr-defined]
+                plan = _insert_plan(connection.dialect, model.__table__, names)  # type: ignore[attr-defined]
+                if plan is None:
+                    connection.execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
+                else:
+                    connection.exec_driver_sql(plan.sql, [plan.parameters(row) for row in rows])
             for (model, names), rows in updates.items():
                 table = model.__table__  # type: ignore[attr-defined]
                 statement = (update(table).where(table.c.id == bindparam("_id"))
@@ -375,7 +380,7 @@ class Register:
         """Rows are written in the order they were made: ORM changes still pending (a casework event added
         with `session.add`) go first, with the rows buffered before them (`_before_orm_flush`)."""
         session = self.session
-        if session.new or session.deleted or session.dirty:
+        if not session._is_clean():  # new, deleted or changed objects; `session.dirty` builds sets to say so
             session.flush()
 
     def _before_orm_flush(self, session: Session, *_: Any) -> None:
@@ -426,6 +431,42 @@ class Register:
             entry.status, entry.last_at = "released", at
             entry.case_id = found[0] if found else None
             self.session.add(entry)
+
+
+@dataclass(frozen=True, slots=True)
+class _InsertPlan:
+    """An INSERT of one table and set of columns, compiled once, with each column's bind processor."""
+
+    sql: str
+    names: tuple[str, ...]  # the parameters, in the order a positional driver takes them
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    positional: bool
+
+    def parameters(self, row: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        values = [row[name] if process is None else process(row[name])
+                  for name, process in zip(self.names, self.processors, strict=True)]
+        return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
+
+
+_PLANS: dict[tuple[str, str, str, tuple[str, ...]], _InsertPlan | None] = {}
+
+
+def _insert_plan(dialect: Dialect, table: Table, names: tuple[str, ...]) -> _InsertPlan | None:
+    """The batch's rows go to the driver's executemany with the values SQLAlchemy would bind (the columns'
+    own bind processors: UTC datetimes, JSON), without its per-row statement machinery, which cost more
+    than the writes themselves (bench/imap_bench). None: a statement this shortcut does not cover, which
+    then goes through SQLAlchemy."""
+    key = (dialect.name, dialect.paramstyle, table.name, names)
+    if key not in _PLANS:
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(names))
+        order = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.binds)
+        plan = None
+        if set(order) == set(names) and len(order) == len(names) and not compiled.escaped_bind_names:
+            processors = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+                               for name in order)
+            plan = _InsertPlan(compiled.string, order, processors, compiled.positional)
+        _PLANS[key] = plan
+    return _PLANS[key]
 
 
 @cache

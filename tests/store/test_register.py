@@ -110,3 +110,39 @@ def test_case_numbers_counted_in_memory_reach_the_counter_row(sqlite_url: str) -
     assert numbers == [f"A-{n}" for n in range(1, 7)]
     with db.read() as session:
         assert session.exec(select(CaseCounter.last)).one() == 6
+
+
+def test_batch_writes_store_exactly_what_an_insert_through_sqlalchemy_stores(db_url: str) -> None:
+    """Given the same case, message (JSON lists and dicts, non-ASCII, a datetime in another zone, None) and
+    event written once by a buffered flush (the driver's executemany) and once row by row through SQLAlchemy,
+    when the stored values are read back raw, then they are the same, column by column."""
+    from datetime import timedelta, timezone
+
+    from sqlalchemy import text
+
+
+    shanghai = datetime(2026, 11, 23, 17, 30, 0, 123456, tzinfo=timezone(timedelta(hours=8)))
+    case = {"channel": "email", "status": "open", "received_at": shanghai, "created_at": NOW, "updated_at": NOW,
+            "source": "test", "subject": "投诉：快递延误", "demands": "退款；道歉", "flags": [], "complainant_phones": ["+8613800138000"],
+            "fields": {"mailbox": "收件箱", "n": 1}, "ack_due": None}
+    message = {"direction": "in", "source": "test", "size": 1, "created_at": NOW, "date": shanghai,
+               "references": ["<a@b>"], "to_addrs": ["x@例子.cn"], "headers": {"subject": "投诉"}}
+    event_detail = {"department": "物流部", "when": "2026-11-23", "hits": [1, 2]}
+    db = _database(db_url)
+    with db.write() as session:
+        buffered = Register(session, buffered=True)
+        case_id = buffered.insert_row(Case, {**case, "case_no": "T-1"})
+        buffered.insert_row(Message, {**message, "case_id": case_id, "dedupe_key": "k1"})
+        buffered.log_event(case_id, "case.opened", shanghai, detail_key="x", **event_detail)
+        buffered.flush()
+        direct = Register(session)
+        other_id = direct.insert_row(Case, {**case, "case_no": "T-2"})
+        direct.insert_row(Message, {**message, "case_id": other_id, "dedupe_key": "k2"})
+        direct.log_event(other_id, "case.opened", shanghai, detail_key="x", **event_detail)
+    with db.read() as session:
+        for table, skip in (("cases", {"id", "case_no"}), ("messages", {"id", "case_id", "dedupe_key"}),
+                            ("case_events", {"id", "case_id"})):
+            rows = [dict(r._mapping) for r in session.execute(text(f"SELECT * FROM {table} ORDER BY id"))]
+            assert len(rows) == 2, table
+            first, second = ({k: v for k, v in row.items() if k not in skip} for row in rows)
+            assert first == second, table
