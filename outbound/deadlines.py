@@ -1,7 +1,5 @@
-"""The date by which a complainant is promised an answer.
-
-One function, `answer_by`, so that the deadline rules (per grade, holidays) can replace it later
-without touching the templates or the responders.
+"""The date by which a complainant is promised an answer, when the case has no resolve-by deadline of its
+own (casework's policy per grade sets one; see ingestd.casework).
 """
 
 from __future__ import annotations
@@ -10,14 +8,22 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ingestd.casework.calendar import WorkCalendar
 
-def answer_by(case: Any, now: datetime, *, working_days: int = 2, zone: ZoneInfo | str = "Asia/Shanghai") -> date:
-    """`working_days` working days (Monday to Friday) after the local date of `now`. `case` (its grade,
-    category) is not looked at yet: the promise is the same for every case until deadlines are graded."""
+
+def answer_by(case: Any, now: datetime, *, working_days: int = 2, zone: ZoneInfo | str = "Asia/Shanghai",
+              calendar: WorkCalendar | None = None) -> date:
+    """`working_days` working days after the local date of `now`: by `calendar` (public holidays, make-up
+    working days, the config's own dates), else Monday to Friday. `case` is not looked at: without a
+    deadline of its own, every case gets the same promise."""
     tz = ZoneInfo(zone) if isinstance(zone, str) else zone
     day = now.astimezone(tz).date()
     left = working_days
     while left > 0:
+        if calendar is not None:
+            day = calendar.next_workday(day)
+            left -= 1
+            continue
         day += timedelta(days=1)
         if day.weekday() < 5:
             left -= 1

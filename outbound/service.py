@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ingestd.casework.calendar import WorkCalendar
 from ingestd.clock import SYSTEM_CLOCK, Clock
 from ingestd.config.outbound import DepartmentDirectory
 from ingestd.store.blobs import BlobStore
@@ -74,7 +75,15 @@ class Outbound:
         ingestd.casework), or `answer_within_days` working days when the case has none."""
         if getattr(case, "resolve_due", None) is not None:
             return case.resolve_due.astimezone(self.zone).date()
-        return deadlines.answer_by(case, now, working_days=self.config.answer_within_days, zone=self.zone)
+        return deadlines.answer_by(case, now, working_days=self.config.answer_within_days, zone=self.zone,
+                                   calendar=self._calendar)
+
+    @cached_property
+    def _calendar(self) -> WorkCalendar | None:
+        """The register's working calendar (`[calendar]`: holidays, make-up working days)."""
+        make = getattr(self.settings, "work_calendar", None)
+        calendar = make() if callable(make) else None
+        return calendar if isinstance(calendar, WorkCalendar) else None
 
     def from_name(self, language: str) -> str:
         head = self.config.letterhead
