@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from ingestd.config.loader import ConfigError, LoadedConfig, Problem, load, locate
-from ingestd.config.model import Settings
 from ingestd.store.db import normalise_url
+
+if TYPE_CHECKING:
+    from ingestd.routing.model import RoutingFile
 
 
 def check(path: Path | None) -> list[Problem]:
@@ -44,10 +47,12 @@ def check_loaded(loaded: LoadedConfig) -> list[Problem]:
             problems.append(Problem(filename, locate(text, ("sources", "folders", index, "path")),
                                     f"sources.folders[{index}].path: {folder.path} exists and is not a folder"))
     if settings.routing.file:
-        from ingestd.routing.loader import check_routing
+        from ingestd.routing.loader import read
 
-        problems.extend(check_routing(settings.routing.file))
-        problems.extend(_deadline_keys(settings, filename, text))
+        routing, routing_problems = read(settings.routing.file)  # read once, for both checks
+        problems.extend(routing_problems)
+        if routing is not None:
+            problems.extend(_deadline_keys(routing, filename, text))
     if settings.outbound.enabled:
         from outbound.templates import check_templates
 
@@ -58,14 +63,8 @@ def check_loaded(loaded: LoadedConfig) -> list[Problem]:
     return problems
 
 
-def _deadline_keys(settings: Settings, filename: str, text: str) -> list[Problem]:
+def _deadline_keys(routing: RoutingFile, filename: str, text: str) -> list[Problem]:
     """A deadline policy for a grade or department the routing file does not have would never apply: say so."""
-    from ingestd.routing.loader import load_router
-
-    try:
-        routing = load_router(settings.routing.file).routing  # type: ignore[arg-type]
-    except ConfigError:
-        return []  # check_routing has reported it
     found: list[Problem] = []
     known = {"grades": list(routing.grades), "departments": [d.key for d in routing.departments]}
     written = tomllib.loads(text).get("deadlines", {}) if text else {}  # the shipped defaults are not the admin's
