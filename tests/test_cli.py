@@ -1,15 +1,18 @@
-"""The `ingestd` command as a user runs it: a real process, a working directory, files under ./var."""
+"""The `ingestd` command as a user runs it: a working directory, files under ./var. Most calls run the command
+inside the test process (see `ingestd` below); the demo and a first delivery on a pipe run it as a real process."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests import inprocess
 from tests.conftest import CORPORA, IN_CI, SAMPLES
 from tests.mail import complaint
 
@@ -17,32 +20,57 @@ EXPORT_FIELDS = {"case_no", "channel", "status", "complainant", "subject", "desc
                  "department", "category", "grade", "repeat_of", "flags", "messages", "attachments", "events"}
 
 
-def ingestd(cwd: Path, *args: str, stdin: bytes | None = None, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+def ingestd(cwd: Path, *args: str, stdin: bytes | None = None, timeout: int = 300,
+            process: bool = False) -> subprocess.CompletedProcess[str]:
+    """`ingestd *args` in `cwd`, without INGESTD_CONFIG and with COLUMNS=200, output captured and decoded.
+
+    In this test process by default (tests.inprocess: the same entry point, exit status and stdout/stderr, with
+    the process-wide state a fresh process starts without), because a real process costs ~3 s to start here and
+    the suite has a 10-minute budget. `process=True` starts a real `python -m ingestd`: for what only a process
+    shows (start-up from scratch, a pipe on standard input, all output a user would see), kept for a few tests."""
     env = {k: v for k, v in os.environ.items() if k != "INGESTD_CONFIG"}
     env["COLUMNS"] = "200"
+    if not process:
+        return inprocess.run(cwd, args, env=env, stdin=stdin, timeout=timeout)
     proc = subprocess.run([sys.executable, "-m", "ingestd", *args], cwd=cwd, input=stdin, capture_output=True,
                           timeout=timeout, env=env)
     return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(), proc.stderr.decode())
 
 
+@pytest.fixture(scope="module")
+def demo_register(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder after `ingestd demo`, made once for the tests that start from the demo's register: the demo takes
+    ~10 s here (OCR of the sample letters, the monthly report's charts)."""
+    folder = tmp_path_factory.mktemp("demo")
+    made = ingestd(folder, "demo")
+    assert made.returncode == 0, made.stderr
+    return folder
+
+
+@pytest.fixture
+def demo_dir(demo_register: Path, tmp_path: Path) -> Path:
+    """This test's own copy of the demo's folder (register, blobs, outbox): what one test changes, no other sees."""
+    shutil.copytree(demo_register, tmp_path, dirs_exist_ok=True)
+    return tmp_path
+
+
 def test_demo_runs_on_a_fresh_directory_and_again_adds_nothing(tmp_path: Path) -> None:
     """Given an empty directory, when `ingestd demo` runs twice, then the first run opens cases from the
     bundled samples (one quarantined), prints the register table, and the second run creates nothing."""
-    first = ingestd(tmp_path, "demo")
+    first = ingestd(tmp_path, "demo", process=True)  # what a new user runs first: a real process, from scratch
     assert first.returncode == 0, first.stderr
     assert (tmp_path / "var" / "ingestd.db").exists()
     assert "case register" in first.stdout and "TS-" in first.stdout
     created = int(first.stdout.split("created: ")[1].split()[0])
     assert created >= 15
     assert "quarantined: 0" not in first.stdout  # the not-an-email sample is parked
-    second = ingestd(tmp_path, "demo")
+    second = ingestd(tmp_path, "demo", process=True)
     assert "created: 0" in second.stdout and "threaded: 0" in second.stdout
 
 
-def test_export_jsonl_has_the_promised_fields(tmp_path: Path) -> None:
+def test_export_jsonl_has_the_promised_fields(demo_dir: Path) -> None:
     """Given the demo register, when exported as jsonl, then every line is a case with every promised field."""
-    assert ingestd(tmp_path, "demo").returncode == 0
-    out = ingestd(tmp_path, "cases", "export", "--format", "jsonl")
+    out = ingestd(demo_dir, "cases", "export", "--format", "jsonl")
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert len(lines) >= 15
     for case in lines:
@@ -57,25 +85,24 @@ def test_export_jsonl_has_the_promised_fields(tmp_path: Path) -> None:
     assert any(len(case["messages"]) > 1 for case in lines)  # the reply joined its case
 
 
-def test_cases_show_and_quarantine_commands(tmp_path: Path) -> None:
+def test_cases_show_and_quarantine_commands(demo_dir: Path) -> None:
     """Given the demo register, when a person lists and shows cases and quarantine, then each command
     answers with the case or entry."""
-    ingestd(tmp_path, "demo")
-    listed = ingestd(tmp_path, "cases", "list")
+    listed = ingestd(demo_dir, "cases", "list")
     first_case = next(w for w in listed.stdout.split() if w.startswith("TS-"))
-    shown = ingestd(tmp_path, "cases", "show", first_case)
+    shown = ingestd(demo_dir, "cases", "show", first_case)
     assert shown.returncode == 0 and "history" in shown.stdout and "case.opened" in shown.stdout
-    q = ingestd(tmp_path, "quarantine", "list")
+    q = ingestd(demo_dir, "quarantine", "list")
     assert q.returncode == 0 and "quarantine (" in q.stdout
-    entry = ingestd(tmp_path, "quarantine", "show", "1")
+    entry = ingestd(demo_dir, "quarantine", "show", "1")
     assert "reason" in entry.stdout and "sha256" in entry.stdout
-    assert ingestd(tmp_path, "cases", "show", "TS-000000-00000").returncode == 1
+    assert ingestd(demo_dir, "cases", "show", "TS-000000-00000").returncode == 1
 
 
 def test_deliver_reads_one_message_from_stdin(tmp_path: Path) -> None:
     """Given a message on standard input, when `ingestd deliver` runs twice, then it is one case."""
     data = complaint(message_id="<pipe@example.com>")
-    first = ingestd(tmp_path, "deliver", stdin=data)
+    first = ingestd(tmp_path, "deliver", stdin=data, process=True)  # as an MTA pipes it: a process, a real pipe
     second = ingestd(tmp_path, "deliver", stdin=data)
     assert first.returncode == 0 and first.stdout.startswith("created TS-")
     assert second.stdout.startswith("duplicate")
@@ -133,17 +160,16 @@ def test_samples_folder_is_bundled() -> None:
     assert len(list(SAMPLES.glob("*.eml"))) >= 20
 
 
-def test_quarantine_retry_counts_an_attempt_and_keeps_bad_input_parked(tmp_path: Path) -> None:
+def test_quarantine_retry_counts_an_attempt_and_keeps_bad_input_parked(demo_dir: Path) -> None:
     """Given the demo's not-an-email sample in quarantine (beside its bounce for a message ingestd never sent),
     when `quarantine retry ID` runs, then it is parked again with attempts 2 (nothing is lost or duplicated),
     and retrying nothing is refused."""
-    assert ingestd(tmp_path, "demo").returncode == 0
-    listed = ingestd(tmp_path, "quarantine", "list")
+    listed = ingestd(demo_dir, "quarantine", "list")
     assert "quarantine (2)" in listed.stdout and "bounce for unknown message" in listed.stdout
     entry = next(line.split("│")[1].strip() for line in listed.stdout.splitlines() if "not-an-email" in line)
-    retried = ingestd(tmp_path, "quarantine", "retry", entry)
+    retried = ingestd(demo_dir, "quarantine", "retry", entry)
     assert retried.returncode == 0 and retried.stdout.startswith(f"{entry}: quarantined")
-    shown = ingestd(tmp_path, "quarantine", "show", entry)
+    shown = ingestd(demo_dir, "quarantine", "show", entry)
     assert "attempts" in shown.stdout and " 2" in shown.stdout.split("attempts")[1].splitlines()[0]
-    assert "quarantine (2)" in ingestd(tmp_path, "quarantine", "list").stdout
-    assert ingestd(tmp_path, "quarantine", "retry").returncode == 2
+    assert "quarantine (2)" in ingestd(demo_dir, "quarantine", "list").stdout
+    assert ingestd(demo_dir, "quarantine", "retry").returncode == 2

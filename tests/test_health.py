@@ -72,7 +72,7 @@ def test_the_health_command_exits_with_the_status(tmp_path) -> None:  # type: ig
     fine = ingestd(tmp_path, "health")
     assert fine.returncode == 0 and fine.stdout.splitlines()[-1] == "ingestd ok"
     (tmp_path / "bad.toml").write_text('[store]\ndatabase_url = "postgresql://nobody@127.0.0.1:1/none"\n')
-    down = ingestd(tmp_path, "-c", "bad.toml", "health", "--json")
+    down = ingestd(tmp_path, "-c", "bad.toml", "health", "--json", process=True)  # a monitor runs a process
     assert down.returncode == 2, down.stderr
     first = json.loads(down.stdout)["checks"][0]
     assert (first["name"], first["status"]) == ("database", "critical") and "OperationalError" in first["detail"]

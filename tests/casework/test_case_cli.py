@@ -28,7 +28,7 @@ def test_desk_actions_follow_the_rules_and_say_why_when_refused(tmp_path: Path) 
     (case_no,) = export(tmp_path)
     due = ingestd(tmp_path, "case", "due", case_no)
     assert due.returncode == 0 and "first_answer" in due.stdout and "owed" in due.stdout
-    refused = ingestd(tmp_path, "case", "extend", case_no, "2", " ")
+    refused = ingestd(tmp_path, "case", "extend", case_no, "2", " ", process=True)  # the desk's view: a process
     assert refused.returncode == 2 and "needs a reason" in refused.stderr
     early = ingestd(tmp_path, "case", "visit", case_no, "--satisfied")
     assert early.returncode == 2 and "no formal reply yet" in early.stderr

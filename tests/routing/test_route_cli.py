@@ -24,7 +24,7 @@ def test_explain_a_file_shows_fired_rules_and_stores_nothing(tmp_path: Path) -> 
     """Given the shipped rules, when a sample is explained, then the decision and the rules that fired with
     their matched words are printed, and no register is created."""
     setup_config(tmp_path)
-    out = ingestd(tmp_path, "route", "--explain", str(SAMPLES / "16-lawsuit-compensation.eml"))
+    out = ingestd(tmp_path, "route", "--explain", str(SAMPLES / "16-lawsuit-compensation.eml"), process=True)
     assert out.returncode == 0, out.stderr
     assert "department legal" in out.stdout and "grade 重大" in out.stdout
     assert "lawsuit-threat" in out.stdout and "律师" in out.stdout and "large-compensation" in out.stdout

@@ -186,7 +186,8 @@ def test_reply_command_refuses_with_one_line_not_a_traceback(make_outbound_app: 
                       f'[outbound]\ntemplates_dir = "{folder}"\n', encoding="utf-8")
     body = tmp_path / "reply.txt"
     body.write_text("经核查，问题属实。", encoding="utf-8")
-    done = ingestd(tmp_path, "--config", str(config), "reply", outcome.case_no, "--file", str(body))
+    # a real process: "one line" counts everything the user sees on stderr, worker processes and C code included
+    done = ingestd(tmp_path, "--config", str(config), "reply", outcome.case_no, "--file", str(body), process=True)
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "SecurityError" in done.stderr and "check-config" in done.stderr and "uid=" not in done.stderr

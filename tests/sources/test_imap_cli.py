@@ -41,7 +41,7 @@ def test_mailboxes_check_reports_without_taking(dovecot: DovecotServer, tmp_path
     (dovecot.root / f"pw-{bad}").write_text("wrong")
     config = write_config(tmp_path, [dovecot.mailbox_config(user, "desk", folders=["INBOX", "Nope"]), bad_cfg])
 
-    out = ingestd(tmp_path, "--config", str(config), "mailboxes", "check", timeout=120)
+    out = ingestd(tmp_path, "--config", str(config), "mailboxes", "check", timeout=120, process=True)
 
     assert out.returncode == 1, out.stdout + out.stderr
     text = out.stdout
