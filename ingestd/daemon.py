@@ -16,7 +16,7 @@ import contextlib
 import signal
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -217,7 +217,7 @@ def _guarded(source_id: str, fn: Callable[..., Any], *args: Any) -> Callable[[],
     def job() -> None:
         try:
             counts = fn(*args)
-            if counts:
+            if isinstance(counts, Mapping) and counts:  # a pass's counts; other jobs return a flag, or nothing
                 logger.bind(source=source_id).info("pass: {}", dict(counts))
         except Exception as exc:
             logger.bind(source=source_id).error("pass failed, will retry: {}: {}", type(exc).__name__, exc)

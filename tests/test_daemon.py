@@ -40,3 +40,23 @@ def test_run_takes_a_dropped_file_and_stops_on_sigterm(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_scheduled_job_that_returns_a_flag_is_not_logged_as_failed() -> None:
+    """Given the routing reload job, which returns True when new rules took effect, and a poll that returns its
+    counts, when the daemon's job wrapper runs them, then the reload logs no failure and the poll its counts."""
+    from collections import Counter
+
+    from loguru import logger
+
+    from ingestd.daemon import _guarded
+
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="DEBUG", format="{level} {message}")
+    try:
+        _guarded("routing", lambda: True)()
+        _guarded("drop", lambda: Counter(created=2))()
+    finally:
+        logger.remove(sink)
+    assert not [line for line in lines if line.startswith("ERROR")], lines
+    assert any("pass: {'created': 2}" in line for line in lines), lines
