@@ -110,13 +110,16 @@ def deliver() -> None:
     from ingestd.sources.stdin import EX_TEMPFAIL, read_stdin
 
     raw = read_stdin()
+    application = None
     try:
         application = state.app()
         outcome = application.intake.take(raw)
-        application.close()
     except Exception as exc:  # the MTA keeps the message and retries
         logger.bind(source="stdin").error("could not store the message, asking the MTA to retry: {}", exc)
         raise typer.Exit(EX_TEMPFAIL) from None
+    finally:
+        if application is not None:
+            application.close()
     console.print(f"{outcome.status} {outcome.case_no or ''} {outcome.reason or ''}".strip())
 
 

@@ -19,7 +19,10 @@ def health(
     from ingestd.ops.health import NAMES, collect, prometheus
 
     application = state.app(migrate=False)  # a register that is down is an answer, not a crash
-    result = collect(application)
+    try:
+        result = collect(application)
+    finally:
+        application.close()
     if metrics:
         typer.echo(prometheus(result), nl=False)
     elif as_json:
@@ -39,5 +42,8 @@ def sweep_blobs(
     from ingestd.ops.sweep import sweep_blobs as sweep
 
     application = state.app()
-    removed = sweep(application.db, application.blobs, min_age_seconds=min_age)
+    try:
+        removed = sweep(application.db, application.blobs, min_age_seconds=min_age)
+    finally:
+        application.close()
     typer.echo(f"removed {len(removed)} orphaned blob file(s)")
