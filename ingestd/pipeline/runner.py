@@ -64,20 +64,19 @@ class ParseFailure:
     traceback: str | None
 
 
-def receive_and_parse(raw: RawInput, limits: LimitsConfig, blob_root: Path | None = None) -> Parsed | ParseFailure:
+def receive_and_parse(raw: RawInput, limits: LimitsConfig, blobs: BlobStore | None = None) -> Parsed | ParseFailure:
     """The front half of the pipeline, safe to run in a worker process: receive and parse (pure), then,
-    given `blob_root`, stash the raw bytes and attachments in the blob store so that the transaction
+    given `blobs`, stash the raw bytes and attachments in the blob store so that the transaction
     has only rows left to write."""
     stage = "receive"
     try:
         receive(raw, limits)
         stage = "parse"
         parsed = parse(raw, limits)
-        if blob_root is not None:
+        if blobs is not None:
             stage = "record"
-            store = _worker_blobs(blob_root)
-            store.put(raw.data, raw.sha256)
-            parsed.attachment_digests = [store.put(a.data) for a in parsed.email.attachments]
+            blobs.put(raw.data, raw.sha256)
+            parsed.attachment_digests = [blobs.put(a.data) for a in parsed.email.attachments]
         return parsed
     except Quarantine as q:
         return ParseFailure(raw, stage, q.kind, q.reason, None)
@@ -97,7 +96,7 @@ def parse_chunk_in_worker(raws: list[RawInput], limits: LimitsConfig,
 def parse_in_worker(raw: RawInput, limits: LimitsConfig, blob_root: Path) -> Parsed | ParseFailure:
     """receive_and_parse in a worker process, returning only what the transaction needs: the raw bytes
     and attachment contents are in the blob store by now, so they are not pickled back."""
-    result = receive_and_parse(raw, limits, blob_root)
+    result = receive_and_parse(raw, limits, _worker_blobs(blob_root))
     result.raw = RawInput(data=b"", source=raw.source, source_ref=raw.source_ref, channel=raw.channel,
                           mailbox=raw.mailbox, extra=raw.extra, _sha256=raw.sha256)
     if isinstance(result, Parsed) and result.attachment_digests is not None:
@@ -132,6 +131,7 @@ _BLOB_STORES: dict[Path, BlobStore] = {}
 
 
 def _worker_blobs(root: Path) -> BlobStore:
+    """A worker process's blob store, made once per process (the committing process uses the app's own)."""
     if root not in _BLOB_STORES:
         _BLOB_STORES[root] = BlobStore(root)
     return _BLOB_STORES[root]
@@ -205,7 +205,6 @@ class Intake:
         known = self._known_digests([r.sha256 for r in batch])
         pool = self._executor(workers) if len(batch) > 1 else None
         pending = Pending(batch, known, [None] * len(batch), {})
-        root = self.blobs.root
         chunk: list[int] = []
         for i, raw in enumerate(batch):
             if raw.sha256 in known:
@@ -216,7 +215,7 @@ class Intake:
                     self._send_chunk(pool, pending, chunk)
                     chunk = []
             else:
-                pending.results[i] = receive_and_parse(raw, self.settings.limits, root)
+                pending.results[i] = receive_and_parse(raw, self.settings.limits, self.blobs)
         if pool is not None and chunk:
             self._send_chunk(pool, pending, chunk)
         return pending
@@ -239,7 +238,7 @@ class Intake:
                 logger.bind(source=pending.batch[positions[0]].source).warning(
                     "parse worker failed ({}); parsing {} inputs in process", exc, len(positions))
                 for i in positions:
-                    results[i] = receive_and_parse(pending.batch[i], self.settings.limits, self.blobs.root)
+                    results[i] = receive_and_parse(pending.batch[i], self.settings.limits, self.blobs)
                 if isinstance(exc, BrokenProcessPool):
                     self.close()  # a new pool for the next batch
         return [r if r is not None else AlreadySeen(pending.batch[i]) for i, r in enumerate(results)]
@@ -316,7 +315,7 @@ class Intake:
             if seen is not None and not (retry and seen[0] == "quarantine"):
                 return Outcome("duplicate", raw.source, raw.source_ref, raw.sha256, case_no=seen[1],
                                reason="already in quarantine" if seen[0] == "quarantine" else "already recorded")
-            parsed = receive_and_parse(raw, self.settings.limits, self.blobs.root)  # gone since, or a retry
+            parsed = receive_and_parse(raw, self.settings.limits, self.blobs)  # gone since, or a retry
             return self._commit_one(parsed, register, now, retry=retry, guarded=guarded)
         # Not held when its batch was read; a concurrent twin is caught by the unique constraints below.
         if isinstance(item, ParseFailure):

@@ -37,8 +37,8 @@ class BlobStore:
     system makes every blob written so far, by this process or by parse workers, durable at once."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
-        self._tmp = root / "tmp"
+        self.root = Path(root).absolute()  # workers and a later change of directory see the same folder
+        self._tmp = self.root / "tmp"
         self._tmp.mkdir(parents=True, exist_ok=True)
         self._dirs: set[Path] = set()
 

@@ -34,3 +34,19 @@ def test_streamed_blob_and_orphan_sweep(tmp_path: Path) -> None:
     removed = store.sweep_orphans({kept}, min_age_seconds=0)
     assert removed == [orphan]
     assert store.exists(kept) and not store.exists(orphan)
+
+
+def test_a_store_given_a_relative_folder_keeps_writing_there_after_a_change_of_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given a blob store made from the default relative folder (var/blobs), when the process then works in
+    another directory, then blobs still go to, and are read from, the folder it was made for."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    store = BlobStore(Path("var/blobs"))
+    first = store.put(b"first")
+    monkeypatch.chdir(tmp_path / "b")
+    second = store.put(b"second")
+    assert store.read(first) == b"first" and store.read(second) == b"second"
+    assert (tmp_path / "a" / "var" / "blobs" / second[:2] / second).is_file()
+    assert not (tmp_path / "b" / "var").exists()
