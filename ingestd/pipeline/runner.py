@@ -258,6 +258,7 @@ class Intake:
                     guarded: bool) -> list[tuple[RawInput, Outcome]]:
         outcomes: list[tuple[RawInput, Outcome]] = []
         register: Register | None = None
+        blobs_synced = self.blobs.sync_ahead()  # the workers' blobs of this batch, while its rows are made
         try:
             with self.db.write() as session:
                 register = Register(session, buffered=True)
@@ -282,7 +283,7 @@ class Intake:
                         session.flush()  # ORM changes left (a responder's): refused here, not at the commit
                     except Exception as exc:
                         raise _Unguarded from exc
-                self.blobs.sync()  # the files the rows point at are on disk before the rows are committed
+                blobs_synced()  # the files the rows point at are on disk before the rows are committed
         except _Unguarded:  # rolled back for certain, before any commit: the redo and the next cases use them
             if register is not None:
                 register.give_back_numbers()

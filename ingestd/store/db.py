@@ -1,7 +1,9 @@
 """Opening the register: one URL picks SQLite (embedded default) or PostgreSQL.
 
 SQLite runs in WAL mode with a busy timeout, and write transactions start with BEGIN IMMEDIATE so
-that two writers queue up instead of failing half-way with "database is locked".
+that two writers queue up instead of failing half-way with "database is locked". Commits are synced
+(`synchronous=FULL`): a source settles an input (moves or deletes the mail on the server, moves the
+file) right after its commit, so the commit must survive a power cut, not only a crash of the process.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def _make_sqlite_behave(engine: Engine) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA synchronous=FULL")  # a commit is on disk before a source lets go of its input
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)}")
         cur.close()

@@ -50,3 +50,19 @@ def test_a_store_given_a_relative_folder_keeps_writing_there_after_a_change_of_d
     assert store.read(first) == b"first" and store.read(second) == b"second"
     assert (tmp_path / "a" / "var" / "blobs" / second[:2] / second).is_file()
     assert not (tmp_path / "b" / "var").exists()
+
+
+def test_a_sync_started_ahead_covers_blobs_written_here_meanwhile(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given a sync started ahead of a batch's commit, when this process writes a blob before waiting for it (an
+    input parked, or parsed here), then waiting syncs once more; without such a write, the one sync is enough."""
+    store = BlobStore(tmp_path / "blobs")
+    syncs: list[int] = []
+    real_sync = store.sync
+    monkeypatch.setattr(store, "sync", lambda: (syncs.append(1), real_sync())[1])
+    store.sync_ahead()()
+    assert len(syncs) == 1
+    wait = store.sync_ahead()
+    store.put(b"parked while the rows were made")
+    wait()
+    assert len(syncs) == 3

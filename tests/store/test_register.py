@@ -146,3 +146,13 @@ def test_batch_writes_store_exactly_what_an_insert_through_sqlalchemy_stores(db_
             assert len(rows) == 2, table
             first, second = ({k: v for k, v in row.items() if k not in skip} for row in rows)
             assert first == second, table
+
+
+def test_a_sqlite_commit_is_synced_to_disk(sqlite_url: str) -> None:
+    """Given the SQLite register, then its connections commit with synchronous=FULL: a source moves or deletes
+    the input right after the commit, so the commit must survive a power cut, not only a crash."""
+    from sqlalchemy import text
+
+    db = _database(sqlite_url)
+    with db.read() as session:
+        assert session.execute(text("PRAGMA synchronous")).scalar_one() == 2  # FULL
