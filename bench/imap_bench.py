@@ -1,6 +1,6 @@
 """IMAP intake throughput against a private Dovecot, beside the floor of raw FETCH.
 
-    .venv/bin/python -m bench.imap_bench [--n 5000] [--runs 3] [--batch 200] [--no-record]
+    .venv/bin/python -m bench.imap_bench [--n 5000] [--runs 3] [--batch 200] [--no-record] [--cold]
 
 Loads N generated complaints (a deterministic mix of sizes, charsets, HTML and attachments) into a fresh
 mailbox per run, then measures on that same folder:
@@ -121,13 +121,14 @@ def _app(workdir: Path, workers: int | None, mailboxes: list[dict]) -> object:
     return build_app(LoadedConfig(settings, None))
 
 
-def memory_run(corpus: list[bytes], workers: int | None, workdir: Path) -> float:
+def memory_run(corpus: list[bytes], workers: int | None, workdir: Path, *, cold: bool = False) -> float:
     """The pipeline alone (`Intake.take_many` over the messages in memory, no IMAP): its ceiling."""
     from ingestd.pipeline.items import RawInput
 
     app = _app(workdir, workers, [])
     try:
-        _start_workers(app)
+        if not cold:
+            _start_workers(app)
         started = time.perf_counter()
         n = sum(1 for _ in app.intake.take_many(  # type: ignore[attr-defined]
             RawInput(data, "bench", str(i), mailbox="bench") for i, data in enumerate(corpus)))
@@ -166,7 +167,7 @@ def _machine_busy() -> float:
 
 
 def ingest_run(server: object, user: str, batch: int, workers: int | None, workdir: Path,
-               profile: Path | None) -> tuple[float, dict, float, dict[str, float], float]:
+               profile: Path | None, *, cold: bool = False) -> tuple[float, dict, float, dict[str, float], float]:
     """Intake up to "acknowledgement queued" (what the issue measures), then, timed apart, the outbox's delivery
     of those acknowledgements (MIME built and written as .eml files: no SMTP configured). Also returns where
     the CPU went, in seconds: this process (fetch, commit, MOVE), the parse workers, and the rest of the
@@ -174,7 +175,7 @@ def ingest_run(server: object, user: str, batch: int, workers: int | None, workd
     app = _app(workdir, workers, [server.mailbox_config(user, "bench", batch_size=batch,  # type: ignore[attr-defined]
                                                         timeout_seconds=120)])
     try:
-        warm_up = _start_workers(app)
+        warm_up = 0.0 if cold else _start_workers(app)
         pool_before = _pool_cpu(app)
         prof = cProfile.Profile() if profile else None
         busy, own = _machine_busy(), time.process_time()
@@ -207,6 +208,8 @@ def main() -> None:
                     help="intake.parse_workers for ingestd (default: the config default, auto)")
     ap.add_argument("--profile", type=Path, default=None, help="cProfile the last ingest run into this file")
     ap.add_argument("--no-record", action="store_true", help="print only; do not write results")
+    ap.add_argument("--cold", action="store_true",
+                    help="start the parse workers inside the timed runs, as a one-off command does (implies --no-record)")
     args = ap.parse_args()
 
     from loguru import logger
@@ -231,12 +234,12 @@ def main() -> None:
             try:
                 profile = args.profile if run == args.runs - 1 else None
                 e2e, counts, send_rate, cpu, warm_up = ingest_run(server, user, args.batch, args.workers, workdir / "imap",
-                                                         profile)
+                                                                  profile, cold=args.cold)
                 sending.append(send_rate)
                 warm_ups.append(warm_up)
                 for part, seconds in cpu.items():
                     cpu_ms[part].append(1000 * seconds / args.n)
-                ceilings.append(args.n / memory_run(corpus, args.workers, workdir / "memory"))
+                ceilings.append(args.n / memory_run(corpus, args.workers, workdir / "memory", cold=args.cold))
             finally:
                 shutil.rmtree(workdir, ignore_errors=True)
             taken = sum(counts.values())
@@ -256,7 +259,7 @@ def main() -> None:
           f"pipeline alone {ceiling:,.0f} msg/s (IMAP e2e / pipeline alone: {value / ceiling:.2f})")
     if args.profile:
         pstats.Stats(str(args.profile)).sort_stats("cumulative").print_stats(25)
-    if args.no_record:
+    if args.no_record or args.cold:
         return
     record("imap_intake", value, "msg/s", floor=floor, ratio=ratio, n=args.n, runs=args.runs, batch=args.batch,
            megabytes=round(size_mb, 1), floor_runs=[round(x, 1) for x in floors],
