@@ -143,8 +143,7 @@ def _start_workers(app: object) -> float:
     """Start the parse workers and wait until they are warm, as `ingestd run` does when it starts (the runs
     measure a running daemon); returns how long that took, reported apart."""
     started = time.perf_counter()
-    warm = app.intake.start_workers()  # type: ignore[attr-defined]
-    if warm is not None:
+    for warm in app.intake.start_workers():  # type: ignore[attr-defined]
         warm.result()
     return time.perf_counter() - started
 

@@ -17,6 +17,7 @@ import signal
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -208,9 +209,16 @@ def _claimed(keeper: LeaseKeeper, name: str, seconds: float, fn: Callable[..., A
 def _start_parse_workers(app: App) -> None:
     """Parse workers start with the daemon, not when the first batch waits for them (about 2 s here)."""
     try:
-        app.intake.start_workers()
+        for warm_up in app.intake.start_workers():
+            warm_up.add_done_callback(_report_failed_warm_up)
     except Exception as exc:  # parsing then starts them itself, or runs in this process
         logger.bind(source="intake").warning("parse workers did not start: {}: {}", type(exc).__name__, exc)
+
+
+def _report_failed_warm_up(warm_up: Future[None]) -> None:
+    exc = None if warm_up.cancelled() else warm_up.exception()
+    if exc is not None:  # the first batch falls back to parsing in this process, and says so too
+        logger.bind(source="intake").warning("a parse worker failed to start: {}: {}", type(exc).__name__, exc)
 
 
 def _guarded(source_id: str, fn: Callable[..., Any], *args: Any) -> Callable[[], None]:

@@ -108,6 +108,28 @@ def test_deliver_reads_one_message_from_stdin(tmp_path: Path) -> None:
     assert second.stdout.startswith("duplicate")
 
 
+def test_deliver_exit_status_says_whether_the_message_was_stored(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given closing the app fails after delivery, when a message is delivered, then the exit status still says
+    stored (0); when storing fails as well, then it says try again later (75, the MTA keeps the message)."""
+    from ingestd.app import App
+    from ingestd.pipeline.runner import Intake
+
+    def failing_close(self: App) -> None:
+        raise RuntimeError("close failed")
+
+    monkeypatch.setattr(App, "close", failing_close)
+    stored = ingestd(tmp_path, "deliver", stdin=complaint(message_id="<close@example.com>"))
+    assert stored.returncode == 0 and stored.stdout.startswith("created TS-"), stored.stderr
+
+    def failing_take(self: Intake, raw: object, **_: object) -> None:
+        raise RuntimeError("register down")
+
+    monkeypatch.setattr(Intake, "take", failing_take)
+    kept = ingestd(tmp_path, "deliver", stdin=complaint(message_id="<down@example.com>"))
+    assert kept.returncode == 75, kept.stderr
+
+
 def test_ingest_of_the_shared_corpora_is_complete_and_idempotent(tmp_path: Path) -> None:
     """Given every message under ../shared/corpora, when ingested, then each is a case or a quarantine
     entry (no crash, counts add up), and ingesting again adds nothing."""

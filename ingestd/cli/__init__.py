@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from loguru import logger
@@ -119,8 +119,15 @@ def deliver() -> None:
         raise typer.Exit(EX_TEMPFAIL) from None
     finally:
         if application is not None:
-            application.close()
+            _close_quietly(application)  # the exit status says whether the message was stored, nothing else
     console.print(f"{outcome.status} {outcome.case_no or ''} {outcome.reason or ''}".strip())
+
+
+def _close_quietly(application: Any) -> None:
+    try:
+        application.close()
+    except Exception as exc:
+        logger.bind(source="stdin").warning("closing after delivery: {}: {}", type(exc).__name__, exc)
 
 
 @app.command("check-config")

@@ -161,6 +161,7 @@ class Intake:
         self.zone = ZoneInfo(settings.store.timezone)
         self.case_no_regex = case_numbers.matcher(settings.store.case_number_pattern)
         self._pool: Executor | None = None
+        self._pool_size = 0
         self._pool_lock = threading.Lock()  # IDLE threads and scheduled jobs share one Intake
         tune_gc()
 
@@ -186,13 +187,15 @@ class Intake:
         while pending:
             yield from self._commit_batch(self._collect(pending.popleft()))
 
-    def start_workers(self) -> Future[None] | None:
+    def start_workers(self) -> list[Future[None]]:
         """Start the parse workers now, without waiting for them. A worker's start costs about 2 s of CPU here
-        (imports); begun when the daemon or a bulk command starts, it overlaps with logging in to mailboxes
-        instead of holding up the first batch. Returns the warm-up's future (None: parsing runs in this
-        process), which callers need not wait for."""
+        (imports); begun when the daemon starts, it overlaps with logging in to mailboxes instead of holding up
+        the first batch. One warm-up per worker: the pool starts a process per task while none is idle. Returns
+        their futures (none: parsing runs in this process), which callers need not wait for."""
         pool = self._executor(None)
-        return pool.submit(warm_up_worker, self.settings.limits) if pool is not None else None
+        if pool is None:
+            return []
+        return [pool.submit(warm_up_worker, self.settings.limits) for _ in range(self._pool_size)]
 
     def close(self) -> None:
         with self._pool_lock:
@@ -402,6 +405,7 @@ class Intake:
         count = abs(count)
         with self._pool_lock:
             if self._pool is None:
+                self._pool_size = count
                 self._pool = ProcessPoolExecutor(max_workers=count, mp_context=get_context("forkserver"),
                                                  initializer=tune_gc)
             return self._pool

@@ -7,6 +7,7 @@ that refers to it is committed, so a crash leaves at worst an unreferenced blob 
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import tempfile
@@ -17,7 +18,6 @@ from pathlib import Path
 
 def _load_libc():  # type: ignore[no-untyped-def]
     try:
-        import ctypes
         import ctypes.util
 
         return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -73,7 +73,9 @@ class BlobStore:
         fd = os.open(self.root, os.O_RDONLY)
         try:
             if _LIBC is not None and hasattr(_LIBC, "syncfs"):
-                _LIBC.syncfs(fd)
+                if _LIBC.syncfs(fd) != 0:  # the disk refused: the rows must not be committed
+                    errno = ctypes.get_errno()
+                    raise OSError(errno, f"syncfs: {os.strerror(errno)}")
             else:
                 os.sync()
         finally:
@@ -91,6 +93,7 @@ class BlobStore:
         digest = sha256 or hashlib.sha256(data).hexdigest()
         try:  # held already: made young again, so that a sweep of orphans running now leaves it alone
             os.utime(self.path(digest))
+            self._written += 1  # perhaps placed by another process after a sync began: `sync_ahead` syncs again
         except FileNotFoundError:
             self._write((data,), digest)
         return digest

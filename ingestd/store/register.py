@@ -448,7 +448,7 @@ class _InsertPlan:
         return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
 
 
-_PLANS: dict[tuple[str, str, str, tuple[str, ...]], _InsertPlan | None] = {}
+_PLANS: dict[tuple[type[Dialect], str, Table, tuple[str, ...]], _InsertPlan | None] = {}
 
 
 def _insert_plan(dialect: Dialect, table: Table, names: tuple[str, ...]) -> _InsertPlan | None:
@@ -456,7 +456,7 @@ def _insert_plan(dialect: Dialect, table: Table, names: tuple[str, ...]) -> _Ins
     own bind processors: UTC datetimes, JSON), without its per-row statement machinery, which cost more
     than the writes themselves (bench/imap_bench). None: a statement this shortcut does not cover, which
     then goes through SQLAlchemy."""
-    key = (dialect.name, dialect.paramstyle, table.name, names)
+    key = (type(dialect), dialect.paramstyle, table, names)  # the driver's own dialect: its casts and processors
     if key not in _PLANS:
         compiled = insert(table).compile(dialect=dialect, column_keys=list(names))
         order = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.binds)

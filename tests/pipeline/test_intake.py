@@ -312,11 +312,11 @@ def test_parse_workers_started_ahead_are_running_before_the_first_batch(make_app
     next batch goes through the same pool."""
     app = make_app(sqlite_url, intake={"parse_workers": 2})
     warm = app.intake.start_workers()
-    assert warm is not None and warm.result(timeout=120) is None
+    assert len(warm) == 2 and all(w.result(timeout=120) is None for w in warm)
     pool = app.intake._pool
     assert pool is not None
     started = set(pool._processes)
-    assert started and all(p.is_alive() for p in pool._processes.values())
+    assert len(started) == 2 and all(p.is_alive() for p in pool._processes.values())  # every worker, not one
     assert count_in(app) == 0  # the warm-up message is not an input
     batch = [raw(complaint(message_id=f"<warm{i}@example.com>")) for i in range(4)]
     assert [o.status for _, o in app.intake.take_many(batch)] == ["created"] * 4

@@ -66,3 +66,42 @@ def test_a_sync_started_ahead_covers_blobs_written_here_meanwhile(tmp_path: Path
     store.put(b"parked while the rows were made")
     wait()
     assert len(syncs) == 3
+
+
+def test_a_blob_found_already_placed_during_a_sync_ahead_is_synced_again(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given a sync started ahead, when another process (a worker parsing the next batch) places a blob after it
+    began and this process then `put`s the same bytes (found in place, not written), then waiting syncs again:
+    the row about to point at it must not be committed before it is on disk."""
+    here, other = BlobStore(tmp_path / "blobs"), BlobStore(tmp_path / "blobs")
+    syncs: list[int] = []
+    real_sync = here.sync
+    monkeypatch.setattr(here, "sync", lambda: (syncs.append(1), real_sync())[1])
+    wait = here.sync_ahead()
+    other.put(b"the same attachment")
+    here.put(b"the same attachment")
+    wait()
+    assert len(syncs) == 2
+
+
+def test_a_failed_sync_is_an_error_not_a_silent_return(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given a disk whose sync fails (EIO), when the batch waits for its blobs to be synced, then it gets a
+    BlobStoreError (the source keeps its inputs), not a return that lets the rows be committed."""
+    import ctypes
+    import errno
+
+    from ingestd.store import blobs as blobs_module
+    from ingestd.store.blobs import BlobStoreError
+
+    class FailingLibc:
+        @staticmethod
+        def syncfs(fd: int) -> int:
+            ctypes.set_errno(errno.EIO)
+            return -1
+
+    monkeypatch.setattr(blobs_module, "_LIBC", FailingLibc())
+    store = BlobStore(tmp_path / "blobs")
+    with pytest.raises(OSError, match="Input/output error"):
+        store.sync()
+    with pytest.raises(BlobStoreError, match="cannot sync"):
+        store.sync_ahead()()
