@@ -42,13 +42,14 @@ class BlobStore:
         self._tmp = self.root / "tmp"
         self._tmp.mkdir(parents=True, exist_ok=True)
         self._dirs: set[Path] = set()
-        self._written = 0  # blobs this process has written: `sync_ahead` syncs again if it grew meanwhile
+        self._puts = 0  # blobs this process has stored (written, or found in place): see `sync_ahead`
 
     def sync_ahead(self) -> Callable[[], None]:
         """Start `sync()` in a thread and return what waits for it. A batch's parse workers have written their
         blobs before it is committed: their sync (milliseconds on a busy disk) runs while the batch's rows are
-        made, not after. Blobs this process writes meanwhile are synced again when waited for."""
-        written = self._written
+        made, not after. If this process stores a blob meanwhile (writes it, or finds it placed by another
+        process), waiting syncs again."""
+        puts = self._puts
         errors: list[OSError] = []
 
         def run() -> None:
@@ -64,7 +65,7 @@ class BlobStore:
             thread.join()
             if errors:
                 raise BlobStoreError(f"cannot sync blob store {self.root}: {errors[0]}") from errors[0]
-            if self._written != written:
+            if self._puts != puts:
                 self.sync()
 
         return wait
@@ -93,7 +94,7 @@ class BlobStore:
         digest = sha256 or hashlib.sha256(data).hexdigest()
         try:  # held already: made young again, so that a sweep of orphans running now leaves it alone
             os.utime(self.path(digest))
-            self._written += 1  # perhaps placed by another process after a sync began: `sync_ahead` syncs again
+            self._puts += 1  # perhaps placed by another process after a sync began: `sync_ahead` syncs again
         except FileNotFoundError:
             self._write((data,), digest)
         return digest
@@ -119,7 +120,7 @@ class BlobStore:
                     fh.write(chunk)
             digest = digest or hasher.hexdigest()  # type: ignore[union-attr]
             self._place(Path(tmp_name), digest)
-            self._written += 1
+            self._puts += 1
         except OSError as exc:
             Path(tmp_name).unlink(missing_ok=True)
             raise BlobStoreError(f"cannot write to blob store {self.root}: {exc.strerror or exc}") from exc
