@@ -93,6 +93,7 @@ def connect(config: Mailbox) -> IMAPClient:
     ctx = tls_context(config) if config.tls != "plain" else None
     client = IMAPClient(config.host, port=config.effective_port, ssl=implicit, ssl_context=ctx if implicit else None,
                         timeout=timeout)
+    without_wire_trace(client)
     try:
         if config.tls == "starttls":
             client.starttls(ctx)
@@ -105,6 +106,15 @@ def connect(config: Mailbox) -> IMAPClient:
         close(client)
         raise
     return client
+
+
+def without_wire_trace(client: IMAPClient) -> None:
+    """Turn off the wire trace imapclient sets up in imaplib (debug level 5, fed to its `imapclient.imaplib`
+    logger). At that level imaplib formats `repr()` of every fetched message for a debug record, whether or not
+    anything listens: measured on 36 KB complaints, 0.26 of the 0.29 ms of CPU a FETCH cost per message.
+    And with that logger at DEBUG, the complainants' whole messages would be in the log. Commands and
+    responses are still kept in imaplib's own short in-memory trail, as with plain imaplib."""
+    client._imap.debug = 0
 
 
 def _reveal(config: Mailbox) -> str:

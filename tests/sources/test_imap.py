@@ -3,6 +3,7 @@ commit, and that nothing is ever opened twice (crash before the move, UIDVALIDIT
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +12,9 @@ import pytest
 from sqlmodel import func, select
 
 from ingestd.app import App
+from ingestd.config.mailbox import Mailbox
 from ingestd.daemon import run_once
+from ingestd.sources.imap_conn import connect
 from ingestd.store.models import Case, QuarantineEntry, SourceState
 from tests.mail import complaint
 from tests.servers.dovecot import DovecotServer, captured_logs, running_daemon, wait_until
@@ -226,3 +229,44 @@ def test_mailbox_config_refuses_unsafe_or_inconsistent_settings() -> None:
     assert Mailbox.model_validate({**base, "host": "127.0.0.1", "tls": "plain"}).effective_port == 143
     assert Mailbox.model_validate(base).effective_port == 993
     assert Mailbox.model_validate({**base, "tls": "starttls"}).source_id("INBOX") == "imap:desk/INBOX"
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_fetched_mail_stays_out_of_the_imap_wire_log(dovecot: DovecotServer) -> None:
+    """Given a complaint with a phone number in a mailbox, and imapclient's loggers at DEBUG: a client as
+    imapclient ships it logs the whole fetched message (through `imapclient.imaplib`, the control); when
+    ingestd's own connection fetches it, then the message arrives whole, the commands are still logged, and
+    no log line holds any of the message."""
+    user = dovecot.add_user()
+    dovecot.append(user, "INBOX", [complaint(subject="投诉", body="请回电 13912345678，订单 SF1234567 延误。\n")])
+    wire = logging.getLogger("imapclient")
+    records, level = _Records(), wire.level
+    wire.addHandler(records)
+    wire.setLevel(logging.DEBUG)
+    try:
+        body, logged = _fetch_logged(dovecot.client(user), records)
+        assert b"13912345678" in body and any("13912345678" in line for line in logged)
+        body, logged = _fetch_logged(connect(Mailbox.model_validate(dovecot.mailbox_config(user))), records)
+        assert b"13912345678" in body and logged and not any("13912345678" in line for line in logged)
+    finally:
+        wire.removeHandler(records)
+        wire.setLevel(level)
+
+
+def _fetch_logged(client: Any, records: _Records) -> tuple[bytes, list[str]]:
+    """The first message of INBOX, and the wire-log lines written meanwhile."""
+    records.lines.clear()
+    try:
+        client.select_folder("INBOX", readonly=True)
+        got = client.fetch(client.search("ALL"), [b"BODY.PEEK[]"])
+        return bytes(next(iter(got.values()))[b"BODY[]"]), list(records.lines)
+    finally:
+        client.logout()
