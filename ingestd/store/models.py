@@ -197,7 +197,7 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     message_id: str = Field(max_length=500, index=True)  # without angle brackets, like messages.message_id
     from_addr: str = Field(max_length=320)
-    to_addr: str = Field(max_length=320, index=True)
+    to_addr: str = Field(max_length=320)  # indexed with kind and created_at, below
     subject: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     raw_sha256: str = Field(max_length=64)
     draft: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
@@ -205,6 +205,13 @@ class OutboxMessage(SQLModel, table=True):
     transport_ref: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # .eml path / reply
     created_at: datetime = _when(index=True, nullable=False)
     sent_at: datetime | None = _when()
+
+
+# The per-sender daily limit counts a batch's senders' acknowledgements since midnight (`outbox.acks_since`).
+# With only one-column indexes SQLite chose `kind` for it, every row being an "ack": each batch read the whole
+# outbox (9 ms per batch of 50 at 5,000 rows, growing with the table). This one answers it from the index.
+Index("ix_outbox_to_addr_kind_created_at", OutboxMessage.to_addr, OutboxMessage.kind,  # type: ignore[arg-type]
+      OutboxMessage.created_at)
 
 
 class SourceLease(SQLModel, table=True):

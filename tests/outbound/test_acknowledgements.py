@@ -7,10 +7,13 @@ from datetime import UTC, datetime
 from email.utils import make_msgid
 
 import pytest
+from sqlalchemy import insert
 
 from ingestd.app import App
 from ingestd.pipeline.items import RawInput
 from ingestd.pipeline.respond import ResponseContext
+from ingestd.store.models import OutboxMessage
+from outbound.outbox import acks_since
 from tests.mail import complaint
 from tests.outbound.conftest import events, get_case, outbox, take
 from tests.servers.smtp import SmtpServer
@@ -197,3 +200,47 @@ def test_an_old_message_from_an_archive_import_is_not_acknowledged(
     assert smtp.to("zhang.wei@example.com") == []
     (suppressed,) = events(app, outcome.case_no, "ack.suppressed")
     assert "more than 30 days ago" in suppressed.detail["reason"]
+
+
+def _queued_acks(app: App, start: int, n: int, at: datetime) -> None:
+    rows = [{"idempotency_key": f"ack:C{i}:received", "kind": "ack", "status": "sent", "next_attempt_at": at,
+             "message_id": f"ack-{i}@ingestd.example", "from_addr": "desk@ingestd.example",
+             "to_addr": f"sender{i}@example.com", "raw_sha256": "0" * 64, "created_at": at}
+            for i in range(start, start + n)]
+    with app.db.write() as session:
+        session.execute(insert(OutboxMessage), rows)
+
+
+def _steps_to_count(app: App, senders: set[str], since: datetime) -> tuple[dict[str, int], int]:
+    """acks_since's answer, and how many SQLite VM steps (in hundreds) the query took."""
+    with app.db.read() as session:
+        sqlite = session.connection().connection.driver_connection
+        steps = [0]
+
+        def tick() -> int:
+            steps[0] += 1
+            return 0
+
+        sqlite.set_progress_handler(tick, 100)
+        try:
+            return acks_since(session, senders, since), steps[0]
+        finally:
+            sqlite.set_progress_handler(None, 100)
+
+
+def test_the_daily_count_reads_the_batchs_senders_not_the_whole_outbox(
+        make_outbound_app: Callable[..., App], sqlite_url: str) -> None:
+    """Given an outbox of 500 acknowledgements sent today, when a batch's 50 senders (two of them acknowledged
+    already) are counted, then the counts are right; given then 5,000 more acknowledgements to other people,
+    the same count takes about the same work (SQLite VM steps), not ten times as much: it is answered from
+    an index, not by reading every acknowledgement of the day."""
+    app = make_outbound_app(sqlite_url, None)
+    today = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    _queued_acks(app, 0, 500, today)
+    senders = {f"sender{i}@example.com" for i in (3, 400)} | {f"new{i}@example.com" for i in range(48)}
+    counts, small = _steps_to_count(app, senders, datetime(2026, 11, 24, tzinfo=UTC))
+    assert counts == {s: int(s.startswith("sender")) for s in senders}
+    _queued_acks(app, 500, 5000, today)
+    again, large = _steps_to_count(app, senders, datetime(2026, 11, 24, tzinfo=UTC))
+    assert again == counts
+    assert large < 1.5 * small + 5, (small, large)
