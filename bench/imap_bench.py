@@ -31,6 +31,7 @@ from pathlib import Path
 from imapclient import IMAPClient
 
 from bench.results import median, record, update_section
+from ingestd.sources.imap_conn import without_wire_trace
 
 SEED = 20261123
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
@@ -93,9 +94,13 @@ def make_messages(n: int) -> list[bytes]:
     return [make_message(i, rng) for i in range(n)]
 
 
-def floor_fetch(server: object, user: str, batch: int) -> tuple[float, int]:
-    """Raw imapclient: all messages with BODY.PEEK[] in UID batches; returns (seconds, bytes)."""
+def floor_fetch(server: object, user: str, batch: int, *, wire_trace: bool = True) -> tuple[float, int]:
+    """Raw imapclient: all messages with BODY.PEEK[] in UID batches; returns (seconds, bytes). `wire_trace`:
+    imapclient as it ships, which has imaplib format every fetched message for its debug log; without it, as
+    ingestd's own connections are (`imap_conn.without_wire_trace`)."""
     client = IMAPClient("127.0.0.1", port=server.port, ssl=False, timeout=120)  # type: ignore[attr-defined]
+    if not wire_trace:
+        without_wire_trace(client)
     client.login(user, server.users[user])  # type: ignore[attr-defined]
     started = time.perf_counter()
     client.select_folder("INBOX", readonly=True)
@@ -221,7 +226,7 @@ def main() -> None:
     corpus = make_messages(args.n)
     size_mb = sum(map(len, corpus)) / 1e6
     print(f"generated {args.n} messages, {size_mb:.1f} MB, in {time.perf_counter() - t0:.1f} s")
-    floors, rates, ceilings, sending, warm_ups = [], [], [], [], []
+    floors, rates, ceilings, sending, warm_ups, bare_floors = [], [], [], [], [], []
     cpu_ms: dict[str, list[float]] = {"committing": [], "parsers": [], "rest": []}
     with running_dovecot() as server:
         for run in range(args.runs):
@@ -229,6 +234,7 @@ def main() -> None:
             server.write_maildir(user, "INBOX", corpus)
             took, nbytes = floor_fetch(server, user, args.batch)
             floors.append(args.n / took)
+            bare_floors.append(args.n / floor_fetch(server, user, args.batch, wire_trace=False)[0])
             workdir = Path(tempfile.mkdtemp(prefix="ingestd-imap-bench-"))
             try:
                 profile = args.profile if run == args.runs - 1 else None
@@ -245,17 +251,20 @@ def main() -> None:
             if taken != args.n or server.count(user, "INBOX") != 0:
                 raise SystemExit(f"run {run + 1}: took {counts}, {server.count(user, 'INBOX')} left in INBOX")
             rates.append(args.n / e2e)
-            print(f"run {run + 1}: floor {floors[-1]:,.0f} msg/s ({nbytes / took / 1e6:.0f} MB/s), "
+            print(f"run {run + 1}: floor {floors[-1]:,.0f} msg/s ({nbytes / took / 1e6:.0f} MB/s; "
+                  f"{bare_floors[-1]:,.0f} msg/s without the wire trace), "
                   f"ingestd {rates[-1]:,.0f} msg/s ({e2e:.1f} s), pipeline alone {ceilings[-1]:,.0f} msg/s, "
                   f"then acknowledgements delivered at {send_rate:,.0f} msg/s, {counts}; CPU per message: "
                   + ", ".join(f"{part} {ms[-1]:.2f} ms" for part, ms in cpu_ms.items()))
     floor, value, ceiling = median(floors), median(rates), median(ceilings)
     ratio = value / floor
+    bare_floor = median(bare_floors)
     cpu = {part: median(ms) for part, ms in cpu_ms.items()}
     cpu_total = sum(cpu.values())
     budget = 2 * 1000 / (0.3 * floor)  # CPU ms per message both cores could give at the target rate
     print(f"median: ingestd {value:,.0f} msg/s, floor {floor:,.0f} msg/s, ratio {ratio:.3f} (target ≥ 0.3); "
-          f"pipeline alone {ceiling:,.0f} msg/s (IMAP e2e / pipeline alone: {value / ceiling:.2f})")
+          f"pipeline alone {ceiling:,.0f} msg/s (IMAP e2e / pipeline alone: {value / ceiling:.2f}); "
+          f"floor without the wire trace {bare_floor:,.0f} msg/s (ratio {value / bare_floor:.3f})")
     if args.profile:
         pstats.Stats(str(args.profile)).sort_stats("cumulative").print_stats(25)
     if args.no_record or args.cold:
@@ -265,6 +274,8 @@ def main() -> None:
            runs_msg_s=[round(x, 1) for x in rates], pipeline_alone=round(ceiling, 1),
            pipeline_alone_runs=[round(x, 1) for x in ceilings], parse_workers=args.workers or "default",
            ack_delivery_msg_s=round(median(sending), 1), worker_warm_up_s=round(median(warm_ups), 2),
+           floor_without_wire_trace=round(bare_floor, 1), floor_without_wire_trace_runs=[round(x, 1) for x in bare_floors],
+           ratio_to_floor_without_wire_trace=round(value / bare_floor, 4),
            cpu_ms_per_msg={part: round(ms, 2) for part, ms in cpu.items()},
            target="ratio ≥ 0.3")
     update_section("IMAP intake", f"""
@@ -279,11 +290,19 @@ small message parsed) before the clock starts: the runs measure a running daemon
 | measure | msg/s (median) | runs |
 |---|---:|---|
 | floor: imapclient `UID FETCH (BODY.PEEK[])`, {args.batch} per batch, read-only | {floor:,.0f} | {", ".join(f"{x:,.0f}" for x in floors)} |
+| the same FETCH with imaplib's wire trace off, as ingestd's own connections have it | {bare_floor:,.0f} | {", ".join(f"{x:,.0f}" for x in bare_floors)} |
 | ingestd: fetch → parse → thread → classify (routing, repeat complaints, deadlines) → record → acknowledgement queued in the outbox → MOVE | {value:,.0f} | {", ".join(f"{x:,.0f}" for x in rates)} |
 | the pipeline alone: `Intake.take_many` over the same messages in memory, no IMAP | {ceiling:,.0f} | {", ".join(f"{x:,.0f}" for x in ceilings)} |
 | afterwards, apart: the outbox delivering those acknowledgements (MIME built, `.eml` files) | {median(sending):,.0f} | {", ".join(f"{x:,.0f}" for x in sending)} |
 
 Ratio to the floor {ratio:.2f} (target ≥ 0.3); IMAP end to end runs at {value / ceiling:.2f}× the pipeline alone.
+
+The floor is imapclient as it ships, as the issue defines it (and as its "about 3,000 messages/s" describes).
+Most of that floor's cost is not the transfer: imapclient sets imaplib's debug level to 5, and imaplib then
+formats `repr()` of every fetched message for a debug record nobody reads. ingestd's connections turn that
+off (`imap_conn.without_wire_trace`; it also kept complainants' mail out of a DEBUG log), and the same FETCH
+then runs at {bare_floor:,.0f} msg/s: against that, ingestd's rate is a ratio of {value / bare_floor:.3f}. FETCH is
+now a small part of ingestd's cost; the work per message after it is what bounds the rate.
 
 Where the time goes, measured in the same runs (medians, CPU milliseconds per message, from /proc): the
 committing process {cpu["committing"]:.2f} (IMAP FETCH and MOVE; thread, classify with routing, repeat lookup
