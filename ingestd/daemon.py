@@ -135,7 +135,8 @@ def run_forever(app: App, *, stop: threading.Event | None = None) -> None:
         scheduler.add_job(_guarded(source.source_id, poll, app, source), "interval",
                           seconds=source.config.poll_seconds, id=f"poll:{source.source_id}",
                           next_run_time=app.clock.now())
-    _start_parse_workers(app)
+    if source_ids(app):  # a worker with nothing to take (it sends, reminds, reports) needs no parse workers
+        _start_parse_workers(app)
     for scan in app.scans:  # load the OCR models now: a broken engine shows at start, not at the first letter
         _guarded(scan.source_id, scan.start)()
     if app.router is not None:

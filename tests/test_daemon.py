@@ -7,9 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from ingestd.app import App
 from tests.mail import complaint
+from tests.servers.dovecot import captured_logs, running_daemon, wait_until
 
 
 def test_run_takes_a_dropped_file_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -60,3 +65,15 @@ def test_a_scheduled_job_that_returns_a_flag_is_not_logged_as_failed() -> None:
         logger.remove(sink)
     assert not [line for line in lines if line.startswith("ERROR")], lines
     assert any("pass: {'created': 2}" in line for line in lines), lines
+
+
+@pytest.mark.parametrize(("with_source", "expect_pool"), [(True, True), (False, False)])
+def test_parse_workers_start_with_the_daemon_only_where_there_is_something_to_parse(
+        make_app: Callable[..., App], sqlite_url: str, tmp_path: Path, with_source: bool, expect_pool: bool) -> None:
+    """Given a daemon with a drop folder, when it has started, then its parse workers are running (started
+    ahead); given one with no source at all (it only sends, reminds and reports), then none are started."""
+    sources = {"folders": [{"name": "drop", "path": str(tmp_path / "drop"), "settle_seconds": 0}]} if with_source else {}
+    app = make_app(sqlite_url, sources=sources, intake={"parse_workers": 2})
+    with captured_logs("INFO") as records, running_daemon(app):
+        assert wait_until(lambda: any("ingestd running as worker" in r["message"] for r in records), 20)
+        assert (app.intake._pool is not None) is expect_pool
