@@ -1,7 +1,8 @@
-"""`ingestd cases list|show|export`."""
+"""`ingestd cases list|show|export|original`."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -139,3 +140,44 @@ def export(
     finally:
         if out:
             stream.close()
+
+
+@app.command("original")
+def original(
+    case_no: str,
+    message: Annotated[int, typer.Option("--message", "-m", min=1, help=(
+        "Which of the complainant's messages, in the order received (1: the one that opened the case)."))] = 1,
+    out: Annotated[Path | None, typer.Option("--out", "-o", dir_okay=False,
+                                             help="Write here instead of standard output.")] = None,
+) -> None:
+    """A message of the complainant's exactly as it came in (an e-mail's .eml, a letter's scan), checked against
+    the SHA-256 taken at intake: what a dispute about what was said rests on, and what a mail program opens."""
+    application = state.app()
+    with application.db.read() as session:
+        case = case_or_exit(session, case_no)
+        digests = list(session.exec(
+            select(Message.raw_sha256).where(Message.case_id == case.id, Message.direction == "in",
+                                             Message.raw_sha256.is_not(None))  # type: ignore[union-attr]
+            .order_by(Message.created_at, Message.id)))  # type: ignore[arg-type]
+    if message > len(digests):
+        typer.echo(f"{case_no} has {len(digests)} message(s) from the complainant; there is no message {message}",
+                   err=True)
+        raise typer.Exit(1)
+    digest = digests[message - 1]
+    assert digest is not None
+    try:
+        data = application.blobs.read(digest)
+    except FileNotFoundError:
+        typer.echo(f"the original of {case_no} message {message} is missing: {application.blobs.path(digest)}",
+                   err=True)
+        raise typer.Exit(1) from None
+    if hashlib.sha256(data).hexdigest() != digest:
+        typer.echo(f"the stored original of {case_no} message {message} does not match the SHA-256 taken at intake "
+                   f"({digest}): {application.blobs.path(digest)} is damaged", err=True)
+        raise typer.Exit(1)
+    if out is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    out.write_bytes(data)
+    typer.echo(f"wrote {len(data):,} bytes to {out}")

@@ -51,3 +51,33 @@ def test_desk_actions_follow_the_rules_and_say_why_when_refused(tmp_path: Path) 
     final = export(tmp_path)[case_no]
     assert final["status"] == "withdrawn" and final["status_reason"] == "已私下和解"
     assert ingestd(tmp_path, "case", "close", case_no).returncode == 2
+
+
+def test_the_complainants_original_messages_come_back_byte_for_byte(tmp_path: Path) -> None:
+    """Given a case opened by a GBK complaint and joined by a UTF-8 follow-up, when the desk asks for the
+    originals, then message 1 (default) and message 2 come back exactly as received, to a file or to standard
+    output; a third does not exist (exit 1); and a stored original that was damaged or lost is refused with
+    why (exit 1), never handed out as evidence."""
+    setup_config(tmp_path)
+    first = complaint(subject="投诉：快递延误十天仍未送达", charset="gbk")
+    (tmp_path / "c.eml").write_bytes(first)
+    assert ingestd(tmp_path, "ingest", str(tmp_path / "c.eml")).returncode == 0
+    (case_no,) = export(tmp_path)
+    follow_up = complaint(subject=f"Re: {case_no} 补充材料", body="补充：快递单号 SF1234567890。\n")
+    (tmp_path / "d.eml").write_bytes(follow_up)
+    assert ingestd(tmp_path, "ingest", str(tmp_path / "d.eml")).returncode == 0
+    assert [m["direction"] for m in export(tmp_path)[case_no]["messages"]].count("in") == 2
+
+    wrote = ingestd(tmp_path, "cases", "original", case_no, "--out", str(tmp_path / "one.eml"))
+    assert wrote.returncode == 0 and (tmp_path / "one.eml").read_bytes() == first
+    second = ingestd(tmp_path, "cases", "original", case_no, "--message", "2")
+    assert second.returncode == 0 and second.stdout.encode() == follow_up
+    assert ingestd(tmp_path, "cases", "original", case_no, "-m", "3").returncode == 1
+
+    stored = next(p for p in (tmp_path / "var" / "blobs").glob("??/*") if p.read_bytes() == first)
+    stored.write_bytes(first.replace(b"Subject", b"Subjekt"))
+    damaged = ingestd(tmp_path, "cases", "original", case_no)
+    assert damaged.returncode == 1 and "damaged" in damaged.stderr and not damaged.stdout
+    stored.unlink()
+    lost = ingestd(tmp_path, "cases", "original", case_no)
+    assert lost.returncode == 1 and "missing" in lost.stderr
