@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from sqlmodel import select
 
 from ingestd.cli.context import state
 from ingestd.export import case_to_dict
+from ingestd.store.blobs import BlobDamaged
 from ingestd.store.models import Case, Message
 
 app = typer.Typer(no_args_is_help=True, help="Look at the case register.")
@@ -166,15 +166,15 @@ def original(
     digest = digests[message - 1]
     assert digest is not None
     try:
-        data = application.blobs.read(digest)
+        data = application.blobs.read_verified(digest)
     except FileNotFoundError:
         typer.echo(f"the original of {case_no} message {message} is missing: {application.blobs.path(digest)}",
                    err=True)
         raise typer.Exit(1) from None
-    if hashlib.sha256(data).hexdigest() != digest:
+    except BlobDamaged:
         typer.echo(f"the stored original of {case_no} message {message} does not match the SHA-256 taken at intake "
                    f"({digest}): {application.blobs.path(digest)} is damaged", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     if out is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

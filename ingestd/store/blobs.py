@@ -32,6 +32,10 @@ class BlobStoreError(OSError):
     """The blob store could not write (disk full, permissions): the input must stay where it is."""
 
 
+class BlobDamaged(ValueError):
+    """A stored blob's bytes no longer hash to its name: the file was changed or corrupted on disk."""
+
+
 class BlobStore:
     """Blobs are not fsynced one by one (a journal commit each: milliseconds on a busy disk). Before
     committing rows that refer to blobs, the caller calls `sync()`: one `syncfs` of the store's file
@@ -105,6 +109,14 @@ class BlobStore:
 
     def read(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()
+
+    def read_verified(self, sha256: str) -> bytes:
+        """`read`, checked against the name: for what is handed out as evidence, not merely used.
+        Raises FileNotFoundError when it is gone, BlobDamaged when its bytes changed."""
+        data = self.read(sha256)
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise BlobDamaged(f"{self.path(sha256)} no longer matches its SHA-256")
+        return data
 
     def _write(self, chunks: Iterable[bytes], digest: str | None) -> tuple[str, int]:
         """Write to a temporary file and rename it into place; hash on the way when no digest is given."""

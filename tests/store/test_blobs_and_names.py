@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestd.store.blobs import BlobStore
+from ingestd.store.blobs import BlobDamaged, BlobStore
 
 
 def test_blobs_are_content_addressed_and_stay_inside_the_root(tmp_path: Path) -> None:
@@ -105,3 +105,18 @@ def test_a_failed_sync_is_an_error_not_a_silent_return(tmp_path: Path, monkeypat
         store.sync()
     with pytest.raises(BlobStoreError, match="cannot sync"):
         store.sync_ahead()()
+
+
+def test_a_verified_read_refuses_a_blob_whose_bytes_changed(tmp_path: Path) -> None:
+    """Given a stored blob, a verified read gives its bytes; once the file is altered on disk, the plain read
+    still gives what is there but the verified read refuses it; once it is gone, both say so."""
+    store = BlobStore(tmp_path / "blobs")
+    digest = store.put(b"complaint as received")
+    assert store.read_verified(digest) == b"complaint as received"
+    store.path(digest).write_bytes(b"complaint as altered")
+    assert store.read(digest) == b"complaint as altered"
+    with pytest.raises(BlobDamaged):
+        store.read_verified(digest)
+    store.path(digest).unlink()
+    with pytest.raises(FileNotFoundError):
+        store.read_verified(digest)
