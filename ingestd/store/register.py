@@ -53,6 +53,7 @@ class Register:
         self._updates: dict[tuple[type[SQLModel], tuple[str, ...]], list[dict[str, Any]]] = defaultdict(list)
         # since, complainant key → their cases, and the keys looked up (others are asked for one by one)
         self._earlier: tuple[datetime, dict[str, list[tuple[int, str, str, str]]], set[str]] | None = None
+        self._received: dict[int, datetime] = {}  # when each case in `_earlier` was received: the order of "newest"
         self._opened: list[Case] = []  # the session holds clean objects weakly: `add_case` keeps them alive
         self._undo: list[Callable[[], None]] | None = None
         self._numbers: list[tuple[case_numbers.NumberPool, str, int]] = []  # taken from a pool (PostgreSQL)
@@ -143,14 +144,16 @@ class Register:
         if self._earlier is not None and self._earlier[0] == since and all(k in self._earlier[2] for k in keys):
             index = self._earlier[1]
             found = {row[0]: row for key in keys for row in index.get(key, ())}
-            return [found[i] for i in sorted(found, reverse=True)[:limit]]
+            newest = sorted(found, key=lambda i: (self._received[i], i), reverse=True)
+            return [found[i] for i in newest[:limit]]
         conditions = [c for c in (Case.complainant_email == email if email else None,
                                   Case.complainant_phone == phone if phone else None) if c is not None]
         if not conditions:
             return []
         rows = self.session.exec(select(Case.id, Case.case_no, Case.subject, Case.description)
                                  .where(or_(*conditions), Case.received_at >= since)
-                                 .order_by(Case.id.desc()).limit(limit)).all()  # type: ignore[union-attr]
+                                 .order_by(Case.received_at.desc(), Case.id.desc())  # type: ignore[attr-defined]
+                                 .limit(limit)).all()
         return [(i, n, s or "", (d or "")[:4000]) for i, n, s, d in rows]
 
     def prefetch_earlier_cases(self, complainants: Iterable[tuple[str | None, str | None]], since: datetime) -> None:
@@ -166,9 +169,10 @@ class Register:
                                       Case.complainant_phone.in_(chunk_p) if chunk_p else None) if c is not None]
             rows = self.session.exec(select(Case.id, Case.case_no, Case.subject,
                                             func.substr(Case.description, 1, 4000),
-                                            Case.complainant_email, Case.complainant_phone)
+                                            Case.complainant_email, Case.complainant_phone, Case.received_at)
                                      .where(or_(*conditions), Case.received_at >= since)).all()
-            for i, n, subj, desc, e, p in rows:
+            for i, n, subj, desc, e, p, received in rows:
+                self._received[i] = received
                 for key in (f"e:{e}" if e in chunk_e else "", f"p:{p}" if p in chunk_p else ""):
                     if key and all(r[0] != i for r in index[key]):
                         index[key].append((i, n, subj or "", desc or ""))
@@ -276,6 +280,7 @@ class Register:
             index = self._earlier[1]
             row = (case_id, str(values["case_no"]), values.get("subject") or "",
                    (values.get("description") or "")[:4000])
+            self._received[case_id] = values["received_at"]
             for key in (f"e:{values.get('complainant_email')}" if values.get("complainant_email") else "",
                         f"p:{values.get('complainant_phone')}" if values.get("complainant_phone") else ""):
                 if key:

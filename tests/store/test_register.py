@@ -156,3 +156,27 @@ def test_a_sqlite_commit_is_synced_to_disk(sqlite_url: str) -> None:
     db = _database(sqlite_url)
     with db.read() as session:
         assert session.execute(text("PRAGMA synchronous")).scalar_one() == 2  # FULL
+
+
+def test_a_complainants_earlier_cases_are_newest_received_first_whatever_their_ids(db_url: str) -> None:
+    """Given a complainant's three cases whose ids do not follow the order they were received in (as with
+    several workers on PostgreSQL, each drawing ids for its own batches), and a fourth opened in this
+    transaction, when their earlier cases are looked up, one by one or prefetched for the batch, then both
+    give them newest received first: the one just opened, then by the time each came in."""
+    db = _database(db_url)
+    received = {10: datetime(2026, 11, 20, 9, tzinfo=UTC), 20: datetime(2026, 11, 22, 9, tzinfo=UTC),
+                30: datetime(2026, 11, 21, 9, tzinfo=UTC)}
+    with db.write() as session:
+        session.execute(insert(Case.__table__), [  # type: ignore[attr-defined]
+            {"id": i, "case_no": f"T-{i}", "channel": "email", "status": "open", "received_at": at,
+             "created_at": at, "updated_at": at, "source": "test", "complainant_email": "wang@example.com"}
+            for i, at in received.items()])
+    since = datetime(2026, 11, 1, tzinfo=UTC)
+    with db.write() as session:
+        one_by_one = [row[1] for row in Register(session).earlier_cases("wang@example.com", None, since)]
+        register = Register(session, buffered=True)
+        register.prefetch_earlier_cases([("wang@example.com", None)], since)
+        register.add_case(5, {"case_no": "T-5", "received_at": NOW, "complainant_email": "wang@example.com"})
+        prefetched = [row[1] for row in register.earlier_cases("wang@example.com", None, since)]
+    assert one_by_one == ["T-20", "T-30", "T-10"]
+    assert prefetched == ["T-5", "T-20", "T-30", "T-10"]
