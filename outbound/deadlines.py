@@ -18,15 +18,17 @@ def answer_by(case: Any, now: datetime, *, working_days: int = 2, zone: ZoneInfo
     deadline of its own, every case gets the same promise."""
     tz = ZoneInfo(zone) if isinstance(zone, str) else zone
     day = now.astimezone(tz).date()
-    left = working_days
-    while left > 0:
-        if calendar is not None:
-            day = calendar.next_workday(day)
-            left -= 1
-            continue
+    next_day = calendar.next_workday if calendar is not None else _next_weekday
+    for _ in range(working_days):
+        day = next_day(day)
+    return day
+
+
+def _next_weekday(day: date) -> date:
+    """The first Monday-to-Friday day after `day`."""
+    day += timedelta(days=1)
+    while day.weekday() >= 5:
         day += timedelta(days=1)
-        if day.weekday() < 5:
-            left -= 1
     return day
 
 

@@ -79,11 +79,9 @@ class Outbound:
                                    calendar=self._calendar)
 
     @cached_property
-    def _calendar(self) -> WorkCalendar | None:
+    def _calendar(self) -> WorkCalendar:
         """The register's working calendar (`[calendar]`: holidays, make-up working days)."""
-        make = getattr(self.settings, "work_calendar", None)
-        calendar = make() if callable(make) else None
-        return calendar if isinstance(calendar, WorkCalendar) else None
+        return self.settings.work_calendar()  # type: ignore[no-any-return]
 
     def from_name(self, language: str) -> str:
         head = self.config.letterhead
