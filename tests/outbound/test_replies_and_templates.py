@@ -142,3 +142,39 @@ def test_missing_template_is_reported(tmp_path: Path) -> None:
     (folder / "en" / "letter.html").unlink()
     problems = _check(tmp_path, folder)
     assert len(problems) == 1 and "template missing (en/letter.html)" in problems[0]
+
+
+def test_an_edited_template_is_used_once_its_file_is_looked_at_again(tmp_path: Path) -> None:
+    """Each template's file is looked at again at most once a `recheck_seconds`, not on every render: an admin's
+    edit shows within that time, and renders between checks make no system call for it."""
+    import os
+
+    from outbound.templates import Templates
+
+    (tmp_path / "zh").mkdir()
+    page = tmp_path / "zh" / "ack.txt"
+    page.write_text("旧 {{ n }}", encoding="utf-8")
+    now = [100.0]
+    templates = Templates(tmp_path, recheck_seconds=1.0, clock=lambda: now[0])
+    assert templates.render("zh", "ack.txt", {"n": 1}) == "旧 1"
+
+    page.write_text("新 {{ n }}", encoding="utf-8")
+    os.utime(page, (page.stat().st_atime, page.stat().st_mtime + 5))  # a later mtime, whatever the clock's grain
+    stats: list[str] = []
+    real_stat = os.stat
+
+    def counting_stat(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        stats.append(str(path))
+        return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    os.stat = counting_stat  # type: ignore[assignment]
+    try:
+        now[0] += 0.5
+        assert templates.render("zh", "ack.txt", {"n": 2}) == "旧 2"  # within the second: the cached template
+        assert not [p for p in stats if p.endswith("ack.txt")]
+        now[0] += 0.6
+        assert templates.render("zh", "ack.txt", {"n": 3}) == "新 3"  # looked at again: the edit shows
+    finally:
+        os.stat = real_stat  # type: ignore[assignment]
+    now[0] += 0.1
+    assert templates.render("zh", "ack.txt", {"n": 4}) == "新 4"
