@@ -94,12 +94,8 @@ class WorkCalendar:
         """The close of business on the N-th working day after the day of `start` (local time): what a desk
         means by "within 2 working days". A fraction counts as working hours of one more day."""
         whole = int(days)
-        day = start.astimezone(self.zone).date()
-        for _ in range(whole):
-            day = self.next_workday(day)
-        if whole == 0:  # "0 working days": the end of today's (or the next) working day
-            day = day if self.is_workday(day) else self.next_workday(day)
-        end = datetime.combine(day, self.day_end, self.zone)
+        end = datetime.combine(_working_day_after(self, start.astimezone(self.zone).date(), whole), self.day_end,
+                               self.zone)
         extra = days - whole
         return self.add_working_hours(end, extra * self.hours_per_day) if extra else end
 
@@ -146,6 +142,17 @@ class WorkCalendar:
         if not self.is_workday(day):
             return None, None
         return datetime.combine(day, self.day_start, self.zone), datetime.combine(day, self.day_end, self.zone)
+
+
+@lru_cache(maxsize=4096)
+def _working_day_after(calendar: WorkCalendar, day: date, whole: int) -> date:
+    """The `whole`-th working day after `day` (0: `day` itself if it works, else the next). Cached: every case of
+    a day has its deadlines counted from the same few dates, and a calendar is a value that never changes."""
+    for _ in range(whole):
+        day = calendar.next_workday(day)
+    if whole == 0:  # "0 working days": the end of today's (or the next) working day
+        day = day if calendar.is_workday(day) else calendar.next_workday(day)
+    return day
 
 
 @lru_cache(maxsize=4096)

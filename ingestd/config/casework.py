@@ -8,6 +8,7 @@ working days, minor ones in 2; the return visit (回访) is due 3 working days a
 from __future__ import annotations
 
 from datetime import date, time
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
@@ -48,10 +49,18 @@ class CalendarConfig(Strict):
         return value
 
     def build(self, timezone: str) -> WorkCalendar:
-        start, end = _hours(self.hours)
-        return WorkCalendar(zone=ZoneInfo(timezone), country=self.country,
-                            weekdays=frozenset(d - 1 for d in self.weekdays), day_start=start, day_end=end,
-                            holidays=frozenset(self.holidays), workdays=frozenset(self.workdays))
+        return _calendar(timezone, self.country, tuple(self.weekdays), self.hours, tuple(self.holidays),
+                         tuple(self.workdays))
+
+
+@lru_cache(maxsize=64)
+def _calendar(timezone: str, country: str | None, weekdays: tuple[int, ...], hours: str, holidays: tuple[date, ...],
+              workdays: tuple[date, ...]) -> WorkCalendar:
+    """One calendar per distinct setting: each new case asks for it, and its cached working days (see
+    `calendar._working_day_after`) belong to the value, so an equal calendar built again finds them."""
+    start, end = _hours(hours)
+    return WorkCalendar(zone=ZoneInfo(timezone), country=country, weekdays=frozenset(d - 1 for d in weekdays),
+                        day_start=start, day_end=end, holidays=frozenset(holidays), workdays=frozenset(workdays))
 
 
 def _hours(value: str) -> tuple[time, time]:
@@ -101,12 +110,19 @@ class DeadlineConfig(Strict):
         return self
 
     def spans(self, *, grade: str | None, channel: str | None, department: str | None) -> dict[str, Span]:
-        merged = self.default.given()
-        for layer in (self.grades.get(grade or ""), self.channels.get(channel or ""),
-                      self.departments.get(department or "")):
-            if layer is not None:
-                merged.update(layer.given())
-        return {k: Span.parse(v) for k, v in merged.items()}
+        return dict(_merged_spans(self.default, self.grades.get(grade or ""), self.channels.get(channel or ""),
+                                  self.departments.get(department or "")))
+
+
+@lru_cache(maxsize=256)
+def _merged_spans(*layers: Deadlines | None) -> tuple[tuple[str, Span], ...]:
+    """The layers merged, most specific last, and parsed: once per combination, not per case. Keyed by the
+    layers' values (frozen models), so an edited config never finds an old answer."""
+    merged: dict[str, str] = {}
+    for layer in layers:
+        if layer is not None:
+            merged.update(layer.given())
+    return tuple((k, Span.parse(v)) for k, v in merged.items())
 
 
 class ReminderConfig(Strict):
