@@ -7,10 +7,12 @@ that refers to it is committed, so a crash leaves at worst an unreferenced blob 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
+import itertools
 import os
-import tempfile
+import re
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -26,6 +28,14 @@ def _load_libc():  # type: ignore[no-untyped-def]
 
 
 _LIBC = _load_libc()
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_TMP_NUMBERS = itertools.count()  # per process, whatever the store: names of temporary files never meet
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 class BlobStoreError(OSError):
@@ -43,9 +53,10 @@ class BlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root).absolute()  # workers and a later change of directory see the same folder
-        self._tmp = self.root / "tmp"
-        self._tmp.mkdir(parents=True, exist_ok=True)
-        self._dirs: set[Path] = set()
+        self._root = str(self.root)
+        (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+        self._tmp = f"{self._root}/tmp"
+        self._dirs: set[str] = set()
         self._puts = 0  # blobs this process has stored (written, or found in place): see `sync_ahead`
 
     def sync_ahead(self) -> Callable[[], None]:
@@ -87,17 +98,22 @@ class BlobStore:
             os.close(fd)
 
     def path(self, sha256: str) -> Path:
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        return Path(self._name(sha256))
+
+    def _name(self, sha256: str) -> str:
+        """The blob's file name, as a string: a parse worker names one or two per input (`Path` costs more)."""
+        if not _DIGEST.fullmatch(sha256):
             raise ValueError(f"not a sha256 digest: {sha256!r}")
-        return self.root / sha256[:2] / sha256  # 256 folders: ext4 indexes big folders well
+        return f"{self._root}/{sha256[:2]}/{sha256}"  # 256 folders: ext4 indexes big folders well
 
     def exists(self, sha256: str) -> bool:
-        return self.path(sha256).exists()
+        return os.path.exists(self._name(sha256))
 
     def put(self, data: bytes, sha256: str | None = None) -> str:
         digest = sha256 or hashlib.sha256(data).hexdigest()
+        final = self._name(digest)
         try:  # held already: made young again, so that a sweep of orphans running now leaves it alone
-            os.utime(self.path(digest))
+            os.utime(final)
             self._puts += 1  # perhaps placed by another process after a sync began: `sync_ahead` syncs again
         except FileNotFoundError:
             self._write((data,), digest)
@@ -122,28 +138,32 @@ class BlobStore:
         """Write to a temporary file and rename it into place; hash on the way when no digest is given."""
         hasher = hashlib.sha256() if digest is None else None
         size = 0
-        fd, tmp_name = tempfile.mkstemp(dir=self._tmp)
+        tmp_name = f"{self._tmp}/{os.getpid()}-{next(_TMP_NUMBERS)}"  # this process's own: none other writes it
         try:
-            with os.fdopen(fd, "wb") as fh:
+            fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            try:
                 for chunk in chunks:
                     if hasher is not None:
                         hasher.update(chunk)
                     size += len(chunk)
-                    fh.write(chunk)
+                    _write_all(fd, chunk)
+            finally:
+                os.close(fd)
             digest = digest or hasher.hexdigest()  # type: ignore[union-attr]
-            self._place(Path(tmp_name), digest)
+            self._place(tmp_name, digest)
             self._puts += 1
         except OSError as exc:
-            Path(tmp_name).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
             raise BlobStoreError(f"cannot write to blob store {self.root}: {exc.strerror or exc}") from exc
         return digest, size
 
-    def _place(self, tmp: Path, digest: str) -> None:
-        final = self.path(digest)
-        if final.parent not in self._dirs:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            self._dirs.add(final.parent)
-        os.replace(tmp, final)
+    def _place(self, tmp: str, digest: str) -> None:
+        folder = f"{self._root}/{digest[:2]}"
+        if folder not in self._dirs:
+            os.makedirs(folder, exist_ok=True)
+            self._dirs.add(folder)
+        os.replace(tmp, self._name(digest))
 
     def all_digests(self) -> Iterable[str]:
         for path in self.root.glob("??/*"):
