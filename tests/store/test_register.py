@@ -124,7 +124,8 @@ def test_batch_writes_store_exactly_what_an_insert_through_sqlalchemy_stores(db_
     shanghai = datetime(2026, 11, 23, 17, 30, 0, 123456, tzinfo=timezone(timedelta(hours=8)))
     case = {"channel": "email", "status": "open", "received_at": shanghai, "created_at": NOW, "updated_at": NOW,
             "source": "test", "subject": "投诉：快递延误", "demands": "退款；道歉", "flags": [], "complainant_phones": ["+8613800138000"],
-            "fields": {"mailbox": "收件箱", "n": 1}, "ack_due": None}
+            "fields": {"mailbox": "收件箱", "n": 1}, "ack_due": None,
+            "routed_at": datetime(2026, 11, 23, 9, 0)}  # naive (taken as UTC), no microseconds
     message = {"direction": "in", "source": "test", "size": 1, "created_at": NOW, "date": shanghai,
                "references": ["<a@b>"], "to_addrs": ["x@例子.cn"], "headers": {"subject": "投诉"}}
     event_detail = {"department": "物流部", "when": "2026-11-23", "hits": [1, 2]}
