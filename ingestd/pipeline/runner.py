@@ -229,8 +229,16 @@ class Intake:
                                                         self.blobs.root)
 
     def _collect(self, pending: Pending) -> list[Parsed | ParseFailure | AlreadySeen]:
+        """The batch's results. Its chunks that no worker has begun (the workers are behind) are parsed here
+        instead of waited for: this process would only wait, and the workers go on to the next batch."""
         results = pending.results
+        for positions, fut in reversed(pending.futures.items()):
+            if fut.cancel():
+                for i in positions:
+                    results[i] = receive_and_parse(pending.batch[i], self.settings.limits, self.blobs)
         for positions, fut in pending.futures.items():
+            if fut.cancelled():
+                continue
             try:
                 for i, result in zip(positions, fut.result(), strict=True):
                     result.raw = pending.batch[i]  # the worker sent back a copy without the bytes

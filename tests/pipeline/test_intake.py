@@ -321,3 +321,31 @@ def test_parse_workers_started_ahead_are_running_before_the_first_batch(make_app
     batch = [raw(complaint(message_id=f"<warm{i}@example.com>")) for i in range(4)]
     assert [o.status for _, o in app.intake.take_many(batch)] == ["created"] * 4
     assert app.intake._pool is pool and set(pool._processes) >= started
+
+
+def test_inputs_no_parse_worker_has_begun_are_parsed_by_the_committing_process(app: App) -> None:
+    """Given a pool whose only worker is busy (held on a gate), when a batch is taken, then the committing
+    process parses the chunks no worker has begun instead of waiting behind it, and every input is a case
+    while the worker is still held."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    gate = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=1)
+    held = pool.submit(gate.wait, 30)
+    safety = threading.Timer(20, gate.set)  # without the stealing, the batch waits for this
+    safety.start()
+    app.intake._pool = pool
+    try:
+        batch = [raw(complaint(subject=f"投诉 {i}", message_id=f"<busy-{i}@example.com>"), str(i)) for i in range(25)]
+        outcomes = [o for _, o in app.intake.take_many(batch, workers=2)]
+        finished_while_held = not gate.is_set()
+    finally:
+        gate.set()
+        safety.cancel()
+        held.result()
+        app.intake._pool = None
+        pool.shutdown()
+    assert finished_while_held
+    assert [o.status for o in outcomes] == ["created"] * 25
+    assert count(app, Case) == 25
