@@ -43,11 +43,12 @@ def enqueue(session: Session, blobs: BlobStore, *, key: str, draft: Draft, case_
     raw = draft_json(draft, blobs.put)  # the MIME is built when the message is sent (see compose.draft_json)
     digest = hashlib.sha256(raw).hexdigest()  # the draft's digest; the draft itself goes in the row, not a blob
     outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
+    subject, size = draft.clean_subject, _size(draft)
     values = {
         "idempotency_key": key, "kind": draft.kind, "case_id": case_id, "status": "queued", "attempts": 0,
         "next_attempt_at": now, "message_id": draft.message_id, "from_addr": draft.from_addr,
-        "to_addr": draft.to_addr, "subject": draft.clean_subject, "raw_sha256": digest, "draft": raw.decode("utf-8"),
-        "size": _size(draft), "created_at": now,
+        "to_addr": draft.to_addr, "subject": subject, "raw_sha256": digest, "draft": raw.decode("utf-8"),
+        "size": size, "created_at": now,
     }
     if register is not None:  # the intake's batch: written with its other rows
         row_id = register.insert_row(OutboxMessage, values)
@@ -59,9 +60,9 @@ def enqueue(session: Session, blobs: BlobStore, *, key: str, draft: Draft, case_
         row = {
             "case_id": case_id, "direction": "out", "dedupe_key": f"out:{key}"[:600], "message_id": draft.message_id,
             "in_reply_to": parent, "references": [r for r in draft.references if safe_message_id(r)][-10:],
-            "subject": draft.clean_subject, "from_addr": draft.from_addr, "from_name": draft.from_name or None,
+            "subject": subject, "from_addr": draft.from_addr, "from_name": draft.from_name or None,
             "to_addrs": [draft.to_addr], "cc_addrs": [], "date": draft.date, "source": "outbound",
-            "source_ref": f"outbox:{row_id}", "raw_sha256": None, "size": _size(draft), "body_text": draft.text,
+            "source_ref": f"outbox:{row_id}", "raw_sha256": None, "size": size, "body_text": draft.text,
             "headers": {"x-ingestd-kind": draft.kind, "auto-submitted": draft.auto_submitted or ""},
             "created_at": now,
         }
