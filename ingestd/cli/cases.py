@@ -17,6 +17,7 @@ from ingestd.cli.context import state
 from ingestd.export import case_to_dict
 from ingestd.store.blobs import BlobDamaged
 from ingestd.store.models import Case, Message
+from ingestd.store.originals import read_original
 
 app = typer.Typer(no_args_is_help=True, help="Look at the case register.")
 console = Console()
@@ -166,14 +167,15 @@ def original(
     digest = digests[message - 1]
     assert digest is not None
     try:
-        data = application.blobs.read_verified(digest)
+        with application.db.read() as session:
+            data, _ = read_original(session, application.blobs, digest)
     except FileNotFoundError:
-        typer.echo(f"the original of {case_no} message {message} is missing: {application.blobs.path(digest)}",
-                   err=True)
+        typer.echo(f"the original of {case_no} message {message} is missing: neither the register nor "
+                   f"{application.blobs.path(digest)} holds it", err=True)
         raise typer.Exit(1) from None
-    except BlobDamaged:
+    except BlobDamaged as exc:
         typer.echo(f"the stored original of {case_no} message {message} does not match the SHA-256 taken at intake "
-                   f"({digest}): {application.blobs.path(digest)} is damaged", err=True)
+                   f"({digest}): it is damaged ({exc})", err=True)
         raise typer.Exit(1) from None
     if out is None:
         sys.stdout.buffer.write(data)

@@ -1,7 +1,8 @@
 """record: write the case (or the new message on an existing case), its attachments and events.
 
-Blobs (the raw input, each attachment) are written to disk first and fsynced; the rows that refer to
-them are written in the caller's transaction. Either everything about an input is committed, or none
+Blobs (each attachment, a raw input too big for the register) are written to disk first and fsynced; the
+rows that refer to them, and a smaller raw input itself (`ingestd.store.originals`), are written in the
+caller's transaction. Either everything about an input is committed, or none
 of its rows are.
 """
 
@@ -14,7 +15,8 @@ from typing import Any
 from ingestd.pipeline.items import Classification, Parsed, ThreadMatch
 from ingestd.store.blobs import BlobStore
 from ingestd.store.filenames import safe_filename
-from ingestd.store.models import Attachment, Case, Message
+from ingestd.store.models import Attachment, Case, InputBytes, Message
+from ingestd.store.originals import kept_inline
 from ingestd.store.register import Register
 
 
@@ -32,8 +34,10 @@ def record(parsed: Parsed, match: ThreadMatch | None, decision: Classification |
     """`opening`: what casework adds to a new case (deadlines, repeat_of; see ingestd.casework)."""
     raw, email = parsed.raw, parsed.email
     digests = parsed.attachment_digests
+    inline = kept_inline(len(raw.data))
     if digests is None:
-        blobs.put(raw.data, raw.sha256)
+        if not inline:
+            blobs.put(raw.data, raw.sha256)
         digests = [blobs.put(att.data) for att in email.attachments]
     sizes = parsed.attachment_sizes or [len(att.data) for att in email.attachments]
     attachment_rows = [_attachment_row(digest, att.filename, att.content_type, size, now)
@@ -50,6 +54,8 @@ def record(parsed: Parsed, match: ThreadMatch | None, decision: Classification |
         case_id, case_no = match.case_id, match.case_no
 
     message_row_id = register.insert_row(Message, _inbound_message(parsed, case_id, now))
+    if inline:
+        register.insert_later(InputBytes, {"sha256": raw.sha256, "data": raw.data})
     for row in attachment_rows:
         register.insert_later(Attachment, {**row, "case_id": case_id, "message_id": message_row_id})
 

@@ -43,6 +43,7 @@ from ingestd.pipeline.respond import Responder, ResponseContext, respond
 from ingestd.pipeline.thread import thread
 from ingestd.store import case_numbers
 from ingestd.store.blobs import BlobStore, BlobStoreError
+from ingestd.store.originals import kept_inline
 
 if TYPE_CHECKING:
     from ingestd.casework.actions import Casework
@@ -66,8 +67,8 @@ class ParseFailure:
 
 def receive_and_parse(raw: RawInput, limits: LimitsConfig, blobs: BlobStore | None = None) -> Parsed | ParseFailure:
     """The front half of the pipeline, safe to run in a worker process: receive and parse (pure), then,
-    given `blobs`, stash the raw bytes and attachments in the blob store so that the transaction
-    has only rows left to write."""
+    given `blobs`, stash the attachments (and a raw input too big for the register) in the blob store so that
+    the transaction has only rows left to write."""
     stage = "receive"
     try:
         receive(raw, limits)
@@ -75,7 +76,8 @@ def receive_and_parse(raw: RawInput, limits: LimitsConfig, blobs: BlobStore | No
         parsed = parse(raw, limits)
         if blobs is not None:
             stage = "record"
-            blobs.put(raw.data, raw.sha256)
+            if not kept_inline(len(raw.data)):  # a small input goes into the register with its rows instead
+                blobs.put(raw.data, raw.sha256)
             parsed.attachment_digests = [blobs.put(a.data) for a in parsed.email.attachments]
         return parsed
     except Quarantine as q:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from ingestd.store.types import JSONType, UTCDateTime
@@ -126,6 +126,16 @@ class CaseEvent(SQLModel, table=True):
     kind: str = Field(max_length=64)
     actor: str = Field(default="ingestd", max_length=200)
     detail: dict[str, Any] | None = _json(dict)
+
+
+class InputBytes(SQLModel, table=True):
+    """An input's raw bytes as received (an e-mail's .eml, a letter's scan), for inputs small enough to keep in the
+    register (see `ingestd.store.originals`); bigger ones are in the blob store. Keyed, like blobs, by SHA-256."""
+
+    __tablename__ = "input_bytes"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class QuarantineEntry(SQLModel, table=True):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import sqlite3
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
@@ -74,10 +77,35 @@ def test_the_complainants_original_messages_come_back_byte_for_byte(tmp_path: Pa
     assert second.returncode == 0 and second.stdout.encode() == follow_up
     assert ingestd(tmp_path, "cases", "original", case_no, "-m", "3").returncode == 1
 
-    stored = next(p for p in (tmp_path / "var" / "blobs").glob("??/*") if p.read_bytes() == first)
-    stored.write_bytes(first.replace(b"Subject", b"Subjekt"))
+    digest = hashlib.sha256(first).hexdigest()
+    assert not list((tmp_path / "var" / "blobs").glob(f"??/{digest}"))  # small: kept in the register, not a file
+    with sqlite3.connect(tmp_path / "var" / "ingestd.db") as db:
+        db.execute("UPDATE input_bytes SET data = ? WHERE sha256 = ?", (first.replace(b"Subject", b"Subjekt"), digest))
     damaged = ingestd(tmp_path, "cases", "original", case_no)
     assert damaged.returncode == 1 and "damaged" in damaged.stderr and not damaged.stdout
-    stored.unlink()
+    with sqlite3.connect(tmp_path / "var" / "ingestd.db") as db:
+        db.execute("DELETE FROM input_bytes WHERE sha256 = ?", (digest,))
     lost = ingestd(tmp_path, "cases", "original", case_no)
     assert lost.returncode == 1 and "missing" in lost.stderr
+
+
+def test_a_large_original_is_kept_as_a_file_and_checked_like_the_others(tmp_path: Path) -> None:
+    """Given a complaint bigger than the register keeps (a large attachment), when taken, then its original is a
+    file in the blob store, not a row; it comes back byte for byte, and once the file is damaged it is refused."""
+    from ingestd.store.originals import INLINE_INPUT_BYTES
+
+    setup_config(tmp_path)
+    big = complaint(subject="投诉：附照片", attachments=[("照片.jpg", "image/jpeg", os.urandom(INLINE_INPUT_BYTES))])
+    assert len(big) > INLINE_INPUT_BYTES
+    (tmp_path / "big.eml").write_bytes(big)
+    assert ingestd(tmp_path, "ingest", str(tmp_path / "big.eml")).returncode == 0
+    (case_no,) = export(tmp_path)
+    digest = hashlib.sha256(big).hexdigest()
+    with sqlite3.connect(tmp_path / "var" / "ingestd.db") as db:
+        assert db.execute("SELECT count(*) FROM input_bytes").fetchone() == (0,)
+    wrote = ingestd(tmp_path, "cases", "original", case_no, "--out", str(tmp_path / "back.eml"))
+    assert wrote.returncode == 0 and (tmp_path / "back.eml").read_bytes() == big
+    (stored,) = (tmp_path / "var" / "blobs").glob(f"??/{digest}")
+    stored.write_bytes(big[:-10])
+    damaged = ingestd(tmp_path, "cases", "original", case_no)
+    assert damaged.returncode == 1 and "damaged" in damaged.stderr and not damaged.stdout

@@ -349,3 +349,19 @@ def test_inputs_no_parse_worker_has_begun_are_parsed_by_the_committing_process(a
     assert finished_while_held
     assert [o.status for o in outcomes] == ["created"] * 25
     assert count(app, Case) == 25
+
+
+def test_small_inputs_keep_their_bytes_in_the_register_not_a_file_each(app: App) -> None:
+    """Given a batch parsed by a worker process, when taken, then each input's raw bytes are in the register's
+    `input_bytes`, exactly, in the transaction that recorded it, and the blob store holds no file for them."""
+    import hashlib
+
+    from ingestd.store.models import InputBytes
+
+    batch = [raw(complaint(subject=f"投诉 {i}", message_id=f"<inline-{i}@example.com>"), str(i)) for i in range(12)]
+    outcomes = [o for _, o in app.intake.take_many(batch, workers=2)]
+    assert [o.status for o in outcomes] == ["created"] * 12
+    with app.db.read() as session:
+        kept = {row.sha256: bytes(row.data) for row in session.exec(select(InputBytes))}
+    assert kept == {hashlib.sha256(r.data).hexdigest(): r.data for r in batch}
+    assert not set(app.blobs.all_digests()) & set(kept)
