@@ -12,6 +12,7 @@ goes in once the template is fixed, and a formal reply through such a template i
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
 from itertools import cycle
 from pathlib import Path
@@ -26,7 +27,7 @@ from ingestd.config import LoadedConfig
 from ingestd.config.check import check_loaded
 from ingestd.store.models import QuarantineEntry
 from outbound.outbox import stored_bytes
-from outbound.templates import BUNDLED
+from outbound.templates import BUNDLED, RECHECK_SECONDS
 from tests.conftest import make_settings
 from tests.mail import complaint
 from tests.outbound.conftest import events, outbox, take
@@ -140,6 +141,7 @@ def test_an_escape_edited_in_while_running_is_refused_and_parks_the_complaint(
     ack = folder / "zh" / "ack.txt"
     good = ack.read_text(encoding="utf-8")
     ack.write_text(good + "{{ cycler.__init__.__globals__.os.popen('id').read() }}\n", encoding="utf-8")
+    time.sleep(RECHECK_SECONDS + 0.1)  # a template's file is looked at again at most once a second
     second = take(app, complaint(message_id="<evil-2@example.com>", body="第二次投诉：快递延误。"))
     assert second.status == "quarantined" and second.stage == "respond", second
     assert "SecurityError" in (second.reason or "") and "unsafe" in (second.reason or ""), second.reason
@@ -151,6 +153,7 @@ def test_an_escape_edited_in_while_running_is_refused_and_parks_the_complaint(
         (entry,) = session.exec(select(QuarantineEntry)).all()
     assert entry.kind == "failed"
     ack.write_text(good, encoding="utf-8")
+    time.sleep(RECHECK_SECONDS + 0.1)
     again = retry_entry(app, entry)
     assert again.status == "created", again
     assert len(outbox(app, kind="ack")) == 2
