@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table, bindparam, event, func, insert, or_, text, update
+from sqlalchemy import JSON, Connection, Dialect, Table, bindparam, event, func, insert, or_, text, update
 from sqlalchemy import inspect as inspect_model
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
@@ -250,6 +250,12 @@ class Register:
         (this transaction is the only writer: BEGIN IMMEDIATE). PostgreSQL: drawn from the table's own
         sequence, as many as the batch has inputs at a time; the ones left over are gaps, as a rolled-back
         insert leaves."""
+        if model in self._next_ids:  # SQLite, counting on in memory (four ids an input: no statement for them)
+            row_id = self._next_ids[model]
+            self._next_ids[model] = row_id + 1
+            return row_id
+        if self._drawn_ids.get(model):  # PostgreSQL, ids left of those drawn for the batch
+            return int(self._drawn_ids[model].pop())
         table = model.__table__  # type: ignore[attr-defined]
         with self._own_statements() as connection:
             if connection.dialect.name == "postgresql":
@@ -475,20 +481,44 @@ def _insert_plan(dialect: Dialect, table: Table, names: tuple[str, ...]) -> _Ins
 
 
 def _processor(column_type: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
-    """The column's bind processor; for a UTC datetime on SQLite, one that gives the same text in one step
-    (SQLAlchemy's goes through the type decorator and then the dialect's formatting: a case row has a dozen)."""
-    if isinstance(column_type, UTCDateTime) and dialect.name == "sqlite":
+    """The column's bind processor. On SQLite, for a UTC datetime one that gives the same text in one step
+    (SQLAlchemy's goes through the type decorator and then the dialect's formatting: a case row has a dozen),
+    and for JSON one that knows the text of null, [] and {} without encoding them."""
+    sqlite = dialect.name == "sqlite"
+    if isinstance(column_type, UTCDateTime) and sqlite:
         return _sqlite_utc_text
-    return column_type.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
+    process = column_type.dialect_impl(dialect).bind_processor(dialect)
+    if sqlite and process is not None and isinstance(column_type.dialect_impl(dialect), JSON):
+        return _json_with_empty_values(process)
+    return process  # type: ignore[no-any-return]
 
 
 def _sqlite_utc_text(value: datetime | None) -> str | None:
     """What `UTCDateTime` then SQLite's DATETIME bind: naive UTC as `YYYY-MM-DD HH:MM:SS.ffffff`."""
-    if value is None:
-        return None
+    return None if value is None else _utc_text(value)
+
+
+@lru_cache(maxsize=4096)
+def _utc_text(value: datetime) -> str:
+    """Cached by the moment: most datetimes of a batch are its `now` (received, created, updated, each event)."""
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value.isoformat(" ", "microseconds")
+
+
+def _json_with_empty_values(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """The JSON column's own processor, but None, [] and {} (most flags, hits and Cc lists) are written as the
+    text it would give them without encoding them each time."""
+    def bind(value: Any) -> Any:
+        if value is None:
+            return "null"  # a JSON null, as SQLAlchemy's JSON type binds None (none_as_null is off)
+        if not value and type(value) in _EMPTY_JSON:
+            return _EMPTY_JSON[type(value)]
+        return process(value)
+    return bind
+
+
+_EMPTY_JSON = {list: "[]", dict: "{}"}
 
 
 @cache
