@@ -55,3 +55,39 @@ def test_regression_nul_inside_a_charset_label() -> None:
     label, when parsed, then the body still decodes."""
     raw = b'Content-Type: text/plain; charset=\x00utf-8"\nFrom: a@example.com\nSubject: s\n\n\xe6\x8a\x95\xe8\xaf\x89\n'
     assert parse_email(raw).body_text == "投诉"
+
+
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+@st.composite
+def base64_text(draw: st.DrawFn) -> bytes:
+    """What `_decode_base64_slices` hands the decoder: base64 alphabet and '=' only, a multiple of 4 long; well
+    formed (encoded bytes) or damaged (padding in the middle, too much of it, characters lost or added)."""
+    import base64
+
+    text = base64.b64encode(draw(st.binary(max_size=300))).decode()
+    for _ in range(draw(st.integers(0, 3))):
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + draw(st.text(_ALPHABET + "=", min_size=1, max_size=3)) + text[at + draw(st.integers(0, 2)):]
+    return text[:len(text) - len(text) % 4].encode()
+
+
+@settings(max_examples=2000, deadline=None)
+@given(base64_text())
+def test_the_fast_base64_decoder_gives_what_binascii_gives(chunk: bytes) -> None:
+    """Attachments are decoded by pybase64 where it accepts the text, by binascii where it does not: either way
+    the bytes, or the refusal, are binascii's own."""
+    import binascii
+
+    from parsers.mime import _decode_clean_base64
+
+    try:
+        expected: bytes | type[Exception] = binascii.a2b_base64(chunk)
+    except binascii.Error:
+        expected = binascii.Error
+    try:
+        got: bytes | type[Exception] = _decode_clean_base64(chunk)
+    except binascii.Error:
+        got = binascii.Error
+    assert got == expected
