@@ -53,13 +53,24 @@ def find_phones(text: str, region: str = "CN") -> list[str]:
         return []
     found: dict[str, None] = {}
     try:
-        for match in PhoneNumberMatcher(text, region, leniency=Leniency.VALID, max_tries=200):
+        for match in PhoneNumberMatcher(_GLUED_DIGITS.sub(_blank, text), region, leniency=Leniency.VALID,
+                                        max_tries=200):
             if _inside_longer_number(text, match.start, match.end):
                 continue
             found.setdefault(phonenumbers.format_number(match.number, PhoneNumberFormat.E164), None)
     except Exception:  # libphonenumber on pathological input: better no phone than no case
         return list(found)
     return list(found)
+
+
+_GLUED_DIGITS = re.compile(r"(?<=[A-Za-z])[0-9]+|[0-9]+(?=[A-Za-z])")
+
+
+def _blank(match: re.Match[str]) -> str:
+    """Digits glued to Latin letters (SF1234567890, JD12345678) are order and account numbers, which
+    `_inside_longer_number` turns away anyway: blanked, libphonenumber does not parse and verify each first
+    (a fifth of `find_phones` on complaints that cite orders). The same length, so positions match `text`."""
+    return " " * len(match.group(0))
 
 
 _DATE_START = re.compile(r"(19|20)\d\d\s*[-/.年]\s*\d{1,2}\s*[-/.月]")

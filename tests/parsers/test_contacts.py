@@ -63,3 +63,10 @@ def test_demands_are_the_sentences_that_ask() -> None:
     """Given a complaint, when its demands are extracted, then only the sentences asking for something come out."""
     assert extract_demands("我于10月3日下单。至今未收到货。要求贵司尽快退款并赔偿损失！谢谢。") == "要求贵司尽快退款并赔偿损失！"
     assert extract_demands("It broke, cost 5.5 USD. I would like a full refund. Thanks.") == "I would like a full refund."
+
+
+def test_numbers_glued_to_letters_are_not_phones_but_the_phone_beside_them_is() -> None:
+    """An order or account number written with its letters (SF13800138000, a valid mobile number after the
+    letters) is not a phone; the complainant's number in the same sentence, at its own place, is."""
+    text = "订单SF13800138000和JD13700137000没到，电话13900139000，或 Tel: +86 136 0013 6000。"
+    assert find_phones(text) == ["+8613900139000", "+8613600136000"]
