@@ -68,6 +68,7 @@ class Parsed:
     repeat_complainant: bool = False  # set before classify when the register knows an earlier case of theirs
     attachment_digests: list[str] | None = None  # set when a worker has already put the attachments in the store
     attachment_sizes: list[int] | None = None  # set when the attachment contents were left in the store
+    attachment_names: list[str] | None = None  # safe file names, made by the worker (pathvalidate is not cheap)
 
 
 OutcomeStatus = Literal["created", "threaded", "duplicate", "quarantined"]

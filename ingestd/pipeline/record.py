@@ -40,8 +40,9 @@ def record(parsed: Parsed, match: ThreadMatch | None, decision: Classification |
             blobs.put(raw.data, raw.sha256)
         digests = [blobs.put(att.data) for att in email.attachments]
     sizes = parsed.attachment_sizes or [len(att.data) for att in email.attachments]
-    attachment_rows = [_attachment_row(digest, att.filename, att.content_type, size, now)
-                       for digest, att, size in zip(digests, email.attachments, sizes, strict=True)]
+    names = parsed.attachment_names or [safe_filename(att.filename) for att in email.attachments]
+    attachment_rows = [_attachment_row(digest, att.filename, name, att.content_type, size, now)
+                       for digest, att, name, size in zip(digests, email.attachments, names, sizes, strict=True)]
 
     created = match is None
     if match is None:
@@ -136,8 +137,9 @@ def _inbound_message(parsed: Parsed, case_id: int, now: datetime) -> dict[str, A
     )
 
 
-def _attachment_row(digest: str, name: str, content_type: str, size: int, now: datetime) -> dict[str, Any]:
-    return dict(sha256=digest, filename=safe_filename(name), original_name=name or "",
+def _attachment_row(digest: str, name: str, safe_name: str, content_type: str, size: int,
+                    now: datetime) -> dict[str, Any]:
+    return dict(sha256=digest, filename=safe_name, original_name=name or "",
                 content_type=(content_type or "application/octet-stream")[:200], size=size, created_at=now)
 
 

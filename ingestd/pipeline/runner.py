@@ -43,6 +43,7 @@ from ingestd.pipeline.respond import Responder, ResponseContext, respond
 from ingestd.pipeline.thread import thread
 from ingestd.store import case_numbers
 from ingestd.store.blobs import BlobStore, BlobStoreError
+from ingestd.store.filenames import safe_filename
 from ingestd.store.originals import kept_inline
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ def receive_and_parse(raw: RawInput, limits: LimitsConfig, blobs: BlobStore | No
             if not kept_inline(len(raw.data)):  # a small input goes into the register with its rows instead
                 blobs.put(raw.data, raw.sha256)
             parsed.attachment_digests = [blobs.put(a.data) for a in parsed.email.attachments]
+            parsed.attachment_names = [safe_filename(a.filename) for a in parsed.email.attachments]
         return parsed
     except Quarantine as q:
         return ParseFailure(raw, stage, q.kind, q.reason, None)
