@@ -160,23 +160,22 @@ def original(
             select(Message.raw_sha256).where(Message.case_id == case.id, Message.direction == "in",
                                              Message.raw_sha256.is_not(None))  # type: ignore[union-attr]
             .order_by(Message.created_at, Message.id)))  # type: ignore[arg-type]
-    if message > len(digests):
-        typer.echo(f"{case_no} has {len(digests)} message(s) from the complainant; there is no message {message}",
-                   err=True)
-        raise typer.Exit(1)
-    digest = digests[message - 1]
-    assert digest is not None
-    try:
-        with application.db.read() as session:
+        if message > len(digests):
+            typer.echo(f"{case_no} has {len(digests)} message(s) from the complainant; there is no message {message}",
+                       err=True)
+            raise typer.Exit(1)
+        digest = digests[message - 1]
+        assert digest is not None
+        try:
             data, _ = read_original(session, application.blobs, digest)
-    except FileNotFoundError:
-        typer.echo(f"the original of {case_no} message {message} is missing: neither the register nor "
-                   f"{application.blobs.path(digest)} holds it", err=True)
-        raise typer.Exit(1) from None
-    except BlobDamaged as exc:
-        typer.echo(f"the stored original of {case_no} message {message} does not match the SHA-256 taken at intake "
-                   f"({digest}): it is damaged ({exc})", err=True)
-        raise typer.Exit(1) from None
+        except FileNotFoundError:
+            typer.echo(f"the original of {case_no} message {message} is missing: neither the register nor "
+                       f"{application.blobs.path(digest)} holds it", err=True)
+            raise typer.Exit(1) from None
+        except BlobDamaged as exc:
+            typer.echo(f"the stored original of {case_no} message {message} does not match the SHA-256 taken at "
+                       f"intake ({digest}): it is damaged ({exc})", err=True)
+            raise typer.Exit(1) from None
     if out is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

@@ -3,9 +3,10 @@
 A file per input made intake's parse worker spend more CPU in the kernel than on parsing the message: creating a
 file (its inode and directory entry) cost 0.4–1 ms of system time on this machine's file system in a busy
 minute, while appending the same bytes to a file that exists cost next to nothing (measured 2026-11-24 with
-300 creates against 300 appends of 36 KB, alternating). So inputs up to `INLINE_INPUT_BYTES` (nearly all mail) go into the register's `input_bytes`
-table, in the transaction that records them, as Zammad and OTRS keep articles in the database; bigger ones
-(scans, mail with large attachments) stay files. Either way they are found by the SHA-256 taken at intake.
+300 creates against 300 appends of 36 KB, alternating). So inputs up to `INLINE_INPUT_BYTES` (nearly all
+mail) go into the register's `input_bytes` table, in the transaction that records them, as Zammad and OTRS
+keep articles in the database; bigger ones (scans, mail with large attachments) stay files. Either way they
+are found by the SHA-256 taken at intake.
 """
 
 from __future__ import annotations

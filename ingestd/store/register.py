@@ -487,8 +487,9 @@ def _processor(column_type: Any, dialect: Dialect) -> Callable[[Any], Any] | Non
     sqlite = dialect.name == "sqlite"
     if isinstance(column_type, UTCDateTime) and sqlite:
         return _sqlite_utc_text
-    process = column_type.dialect_impl(dialect).bind_processor(dialect)
-    if sqlite and process is not None and isinstance(column_type.dialect_impl(dialect), JSON):
+    impl = column_type.dialect_impl(dialect)
+    process = impl.bind_processor(dialect)
+    if sqlite and process is not None and isinstance(impl, JSON):
         return _json_with_empty_values(process)
     return process  # type: ignore[no-any-return]
 
