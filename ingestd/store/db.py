@@ -74,13 +74,17 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction that commits on success and rolls back on any exception."""
-        with Session(self._writer, expire_on_commit=False) as session:
+        with self.write_session() as session:
             try:
                 yield session
                 session.commit()
             except BaseException:
                 session.rollback()
                 raise
+
+    def write_session(self) -> Session:
+        """A session for a write transaction (BEGIN IMMEDIATE on SQLite) that its caller commits and closes."""
+        return Session(self._writer, expire_on_commit=False)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlmodel import func, select
@@ -323,19 +326,31 @@ def test_parse_workers_started_ahead_are_running_before_the_first_batch(make_app
     assert app.intake._pool is pool and set(pool._processes) >= started
 
 
-def test_inputs_no_parse_worker_has_begun_are_parsed_by_the_committing_process(app: App) -> None:
-    """Given a pool whose only worker is busy (held on a gate), when a batch is taken, then the committing
-    process parses the chunks no worker has begun instead of waiting behind it, and every input is a case
-    while the worker is still held."""
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
+def _one_thread_pool(app: App, monkeypatch: pytest.MonkeyPatch) -> ThreadPoolExecutor:
+    """A parse "pool" of one thread, sharing out batches the way the worker processes do, so that a test can hold
+    its worker where it likes."""
+    from multiprocessing import get_context
 
-    gate = threading.Event()
+    from ingestd.pipeline import runner
+
+    claims = runner.Claims(get_context("forkserver"))
+    monkeypatch.setattr(runner, "_CLAIMS", [claims])  # a worker process gets it when it starts
     pool = ThreadPoolExecutor(max_workers=1)
+    monkeypatch.setattr(app.intake, "_pool", pool)
+    monkeypatch.setattr(app.intake, "_claims", claims)
+    return pool
+
+
+def test_inputs_no_parse_worker_has_begun_are_parsed_by_the_committing_process(
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given a pool whose only worker is busy (held on a gate), when a batch is taken, then the committing
+    process parses the inputs no worker has begun instead of waiting behind it, and every input is a case
+    while the worker is still held."""
+    gate = threading.Event()
+    pool = _one_thread_pool(app, monkeypatch)
     held = pool.submit(gate.wait, 30)
     safety = threading.Timer(20, gate.set)  # without the stealing, the batch waits for this
     safety.start()
-    app.intake._pool = pool
     try:
         batch = [raw(complaint(subject=f"投诉 {i}", message_id=f"<busy-{i}@example.com>"), str(i)) for i in range(25)]
         outcomes = [o for _, o in app.intake.take_many(batch, workers=2)]
@@ -344,9 +359,59 @@ def test_inputs_no_parse_worker_has_begun_are_parsed_by_the_committing_process(a
         gate.set()
         safety.cancel()
         held.result()
-        app.intake._pool = None
         pool.shutdown()
     assert finished_while_held
+    assert [o.status for o in outcomes] == ["created"] * 25
+    assert count(app, Case) == 25
+
+
+def test_a_batch_a_worker_is_part_way_through_is_finished_from_its_back_by_the_committing_process(
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given a worker held on the first input of a batch, when the batch is needed, then the committing process
+    parses the rest, from the back, instead of waiting; each input is parsed once, by one of them; and the held
+    input joins its batch once the worker is let go."""
+    from ingestd.pipeline import runner
+
+    pool = _one_thread_pool(app, monkeypatch)
+    gate, begun = threading.Event(), threading.Event()
+    by_worker: list[str] = []
+    here: list[str] = []
+    parse_in_worker, receive_and_parse = runner.parse_in_worker, runner.receive_and_parse
+
+    def held_worker(raw: RawInput, *args: object) -> object:
+        by_worker.append(raw.source_ref)
+        begun.set()
+        gate.wait(30)
+        return parse_in_worker(raw, *args)  # type: ignore[arg-type]
+
+    def counted(raw: RawInput, *args: object) -> object:
+        if threading.current_thread() is threading.main_thread():
+            begun.wait(10)  # the worker takes the batch's first input before this process takes any
+            here.append(raw.source_ref)
+        return receive_and_parse(raw, *args)  # type: ignore[arg-type]
+
+    def let_go_once_the_rest_is_parsed() -> None:
+        deadline = time.monotonic() + 15  # without the sharing, this process waits for the worker: nothing parsed
+        while len(here) < 24 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        parsed_while_held.append(len(here))
+        gate.set()
+
+    monkeypatch.setattr(runner, "parse_in_worker", held_worker)
+    monkeypatch.setattr(runner, "receive_and_parse", counted)
+    parsed_while_held: list[int] = []
+    watcher = threading.Thread(target=let_go_once_the_rest_is_parsed)
+    watcher.start()
+    try:
+        batch = [raw(complaint(subject=f"投诉 {i}", message_id=f"<shared-{i}@example.com>"), str(i)) for i in range(25)]
+        outcomes = [o for _, o in app.intake.take_many(batch, workers=2)]
+    finally:
+        gate.set()
+        watcher.join()
+        pool.shutdown()
+    assert parsed_while_held == [24]
+    assert by_worker == ["0"]
+    assert here == [str(i) for i in range(24, 0, -1)]
     assert [o.status for o in outcomes] == ["created"] * 25
     assert count(app, Case) == 25
 
