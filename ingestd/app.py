@@ -53,7 +53,6 @@ class App:
         for scan in self.scans:
             scan.close()
         self.intake.close()
-        self.blobs.close()
         self.db.dispose()
 
 

@@ -58,7 +58,7 @@ class LimitsConfig(Strict):
 
 class IntakeConfig(Strict):
     default_department: str = "triage"
-    batch_size: int = Field(default=50, ge=1, le=1000)
+    batch_size: int = Field(default=100, ge=1, le=1000)  # inputs per transaction (see bench/RESULTS.md)
     parse_workers: int = Field(default=0, ge=0, le=64)  # 0: auto (cores - 1 processes; 1: parse in-process)
     repeat_window_days: int = Field(default=90, ge=1)  # an earlier case this recent makes a repeat complainant
 

@@ -15,7 +15,6 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
@@ -59,37 +58,32 @@ class BlobStore:
         self._tmp = f"{self._root}/tmp"
         self._dirs: set[str] = set()
         self._puts = 0  # blobs this process has stored (written, or found in place): see `sync_ahead`
-        self._syncer: ThreadPoolExecutor | None = None
-        self._syncer_lock = threading.Lock()
 
     def sync_ahead(self) -> Callable[[], None]:
         """Start `sync()` in a thread and return what waits for it. A batch's parse workers have written their
         blobs before it is committed: their sync (milliseconds on a busy disk) runs while the batch's rows are
         made, not after. If this process stores a blob meanwhile (writes it, or finds it placed by another
-        process), waiting syncs again. The thread lives as long as the store: starting one per batch made the
-        committing thread wait for the new thread to get the GIL."""
+        process), waiting syncs again."""
         puts = self._puts
-        with self._syncer_lock:
-            if self._syncer is None:
-                self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blob-sync")
-            synced = self._syncer.submit(self.sync)
+        errors: list[OSError] = []
+
+        def run() -> None:
+            try:
+                self.sync()
+            except OSError as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=run, name="blob-sync", daemon=True)
+        thread.start()
 
         def wait() -> None:
-            try:
-                synced.result()
-            except OSError as exc:
-                raise BlobStoreError(f"cannot sync blob store {self.root}: {exc}") from exc
+            thread.join()
+            if errors:
+                raise BlobStoreError(f"cannot sync blob store {self.root}: {errors[0]}") from errors[0]
             if self._puts != puts:
                 self.sync()
 
         return wait
-
-    def close(self) -> None:
-        """Stop the sync thread (a later `sync_ahead` starts another)."""
-        with self._syncer_lock:
-            syncer, self._syncer = self._syncer, None
-        if syncer is not None:
-            syncer.shutdown()
 
     def sync(self) -> None:
         fd = os.open(self.root, os.O_RDONLY)
