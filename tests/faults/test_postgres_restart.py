@@ -146,7 +146,7 @@ def test_server_stopped_and_started_mid_pass_keeps_the_files_until_it_is_back(
     the server is started again, the daemon, still running, takes them all: 200 cases, one each."""
     server, _database, url = pg_db
     folder = tmp_path / "drop"
-    app = make_app(url, intake=ONE_WORKER, sources={"folders": [drop_config(folder)]})
+    app = make_app(url, intake={**ONE_WORKER, "batch_size": 50}, sources={"folders": [drop_config(folder)]})
     first, later = complaints(150, "first-"), complaints(50, "later-")
     stopped = break_after(app, 50, server.stop)
     drop(folder, first, "first")  # all there before the first pass, so its first batch is 50 of them
