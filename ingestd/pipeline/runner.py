@@ -551,7 +551,7 @@ class AlreadySeen:
 
 
 class Committing:
-    """A batch whose rows are written and flushed, committing in a thread of its own: the commit is mostly a wait
+    """A batch whose rows are written and flushed, committing in the intake's commit thread: the commit is mostly a wait
     for the disk's sync (11–15% of intake's time on SQLite with `synchronous=FULL`), which the next batch's FETCH
     and parsing can use. Its outcomes are handed on only once the commit has returned."""
 
