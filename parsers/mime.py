@@ -21,7 +21,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 import pybase64
 
-from parsers.charsets import clean, decode_bytes, decode_header_value
+from parsers.charsets import clean, decode_bytes, decode_header_value, has_raw_bytes
 from parsers.contacts import clean_display_name, extract_contacts
 from parsers.html import html_to_text
 from parsers.model import ParsedAttachment, ParsedEmail, UnparseableInput
@@ -334,7 +334,7 @@ def _as_text(value: object) -> str:
     if isinstance(value, Header):
         return decode_header_value(value)
     if isinstance(value, str):
-        if any("\udc80" <= ch <= "\udcff" for ch in value):
+        if has_raw_bytes(value):
             return decode_header_value(value)
         return value
     return str(value)
@@ -476,7 +476,7 @@ def _filename(part: Message, defects: list[str]) -> str | None:
         return None
     if "=?" in name:
         return decode_header_value(name, defects) or None
-    if any("\udc80" <= ch <= "\udcff" for ch in name):
+    if has_raw_bytes(name):
         return decode_bytes(name.encode("utf-8", "surrogateescape"), None, defects)
     return clean(name).strip() or None
 
@@ -518,6 +518,11 @@ def _bounce_message_id(walk: _Walk) -> str | None:
 
 
 def _language(text: str) -> str:
+    """Chinese when at least 4 Han characters make at least a tenth of the letters. The letters are counted
+    only when the text is long enough for the tenth to matter (a count in Python, a thirtieth of a parse)."""
     cjk = len(_CJK.findall(text))
-    letters = sum(1 for ch in text if ch.isalpha())
-    return "zh" if cjk >= 4 and cjk >= 0.1 * max(letters, 1) else "en"
+    if cjk < 4:
+        return "en"
+    if len(text) <= 10 * cjk:  # letters <= len(text): a tenth of them is no more than cjk
+        return "zh"
+    return "zh" if cjk >= 0.1 * sum(map(str.isalpha, text)) else "en"

@@ -30,6 +30,11 @@ _SIGNATURE = [
     re.compile(r"^\s*(Sent from my|Sent from Mail for|Get Outlook for|Sent with|Sent via)\b", re.I),
     re.compile(r"^\s*(发自我的|發自我的|来自我的|从我的).{0,20}$"),
 ]
+_ANY_REPLY_HEADER = re.compile("|".join(f"(?{'i' if p.flags & re.I else ''}:{p.pattern})" for p in _REPLY_HEADER))
+_ANY_SIGNATURE = re.compile("|".join(f"(?{'i' if p.flags & re.I else ''}:{p.pattern})" for p in _SIGNATURE))
+_ON_WROTE = re.compile(r"^\s*On\b.{0,300}\bwrote:\s*$", re.I)  # "On Mon, 3 May 2026, Wang Fang" / "wrote:"
+_ON_START = re.compile(r"\s*On\b", re.I)
+_ON_WORD = re.compile(r"^\s*On\s+\w")
 
 
 @dataclass(slots=True)
@@ -45,7 +50,7 @@ def strip_quotes(text: str) -> str:
     for i, line in enumerate(lines):
         if _is_reply_header(lines, i):
             break
-        if any(p.match(line) for p in _SIGNATURE):
+        if _ANY_SIGNATURE.match(line):
             break
         if line.lstrip().startswith(">"):
             continue
@@ -55,11 +60,12 @@ def strip_quotes(text: str) -> str:
 
 def _is_reply_header(lines: list[str], i: int) -> bool:
     line = lines[i]
-    if any(p.match(line) for p in _REPLY_HEADER):
+    if _ANY_REPLY_HEADER.match(line):
         return True
-    joined = line + " " + lines[i + 1] if i + 1 < len(lines) else line
-    if re.match(r"^\s*On\b.{0,300}\bwrote:\s*$", joined, re.I) and not line.rstrip().endswith((".", "。")):
-        return bool(re.match(r"^\s*On\s+\w", line))
+    if _ON_START.match(line):  # an attribution line that a mail client wrapped in two
+        joined = line + " " + lines[i + 1] if i + 1 < len(lines) else line
+        if _ON_WROTE.match(joined) and not line.rstrip().endswith((".", "。")):
+            return bool(_ON_WORD.match(line))
     match = _HEADER_LINE.match(line)
     if match and match.group(1).lower() in ("from", "发件人", "發件人"):
         following = lines[i + 1:i + 5]
