@@ -23,6 +23,7 @@ from email.utils import format_datetime
 
 from ingestd.config.outbound import check_address
 from ingestd.store.filenames import safe_filename
+from ingestd.store.types import json_text
 
 POLICY = policy.SMTP.clone(raise_on_defect=True, max_line_length=78, cte_type="7bit")  # CRLF, all 7-bit
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
@@ -93,6 +94,9 @@ class Draft:
         return one_line(self.subject, MAX_SUBJECT)
 
 
+_DRAFT_FIELDS = tuple(f.name for f in dataclasses.fields(Draft) if f.name != "attachments")  # what a stored draft holds
+
+
 def build(draft: Draft) -> EmailMessage:
     msg = EmailMessage(policy=POLICY)
     msg["From"] = _address(draft.from_name, draft.from_addr)
@@ -150,10 +154,10 @@ def check(draft: Draft) -> None:
 def draft_json(draft: Draft, put_blob: Callable[[bytes], str]) -> bytes:
     attachments = [{"filename": a.filename, "content_type": a.content_type, "sha256": put_blob(a.data)}
                    for a in draft.attachments]
-    fields = {f.name: getattr(draft, f.name) for f in dataclasses.fields(draft) if f.name != "attachments"}
+    fields = {name: getattr(draft, name) for name in _DRAFT_FIELDS}
     fields["date"] = draft.date.isoformat()
-    body = json.dumps({**fields, "attachments": attachments}, ensure_ascii=False, separators=(",", ":"))
-    return DRAFT_MAGIC + b"," + body[1:].encode("utf-8")
+    fields["attachments"] = attachments
+    return DRAFT_MAGIC + b"," + json_text(fields)[1:].encode("utf-8")
 
 
 def draft_attachments(stored: bytes) -> list[str]:

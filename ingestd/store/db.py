@@ -17,6 +17,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from ingestd.store.types import json_text
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # How long a SQLite writer waits for another one's lock before "database is locked" (an outage: the input
 # stays with its source). One place, so that the fault tests can make it short.
@@ -37,10 +39,10 @@ def create_db_engine(url: str) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
-                                                    "check_same_thread": False})
+                                                    "check_same_thread": False}, json_serializer=json_text)
         _make_sqlite_behave(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, json_serializer=json_text)
 
 
 def _make_sqlite_behave(engine: Engine) -> None:
