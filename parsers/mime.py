@@ -21,11 +21,14 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 import pybase64
 
+from parsers import boundaries
 from parsers.charsets import clean, decode_bytes, decode_header_value, has_raw_bytes
 from parsers.contacts import clean_display_name, extract_contacts
 from parsers.html import html_to_text
 from parsers.model import ParsedAttachment, ParsedEmail, UnparseableInput
 from parsers.quotes import split_inline_forward, strip_quotes
+
+boundaries.install()  # multipart boundaries matched without a regex compiled for each (see there)
 
 _MAGIC = {
     b"%PDF": "a PDF document", b"\x89PNG": "a PNG image", b"PK\x03\x04": "a ZIP/Office file",
