@@ -29,9 +29,17 @@ from ingestd.pipeline.items import Parsed, Quarantine
 from ingestd.pipeline.respond import ResponseContext
 from ingestd.store.models import Attachment, Case, OutboxMessage
 from outbound import loops
-from outbound.compose import AUTO_GENERATED, AUTO_REPLIED, Draft, OutAttachment, idempotency_key, message_id_for
+from outbound.compose import (
+    AUTO_GENERATED,
+    AUTO_REPLIED,
+    Draft,
+    OutAttachment,
+    idempotency_key,
+    message_id_for,
+    one_line,
+)
 from outbound.outbox import acks_since, enqueue, rows_for_message_ids
-from outbound.templates import AttachmentNote, ack_context, language_of, notify_context
+from outbound.templates import SUBJECT_CHARS, AttachmentNote, ack_context, language_of, notify_context
 
 if TYPE_CHECKING:
     from ingestd.store.register import Register
@@ -145,12 +153,11 @@ class AcknowledgementResponder:
         context = ack_context(case, config=config, zone=out.zone, answer_by=by, reply_address=from_addr,
                               attachments=[a.filename for a in email.attachments if a.filename])
         key = idempotency_key("ack", case.case_no, "opened")
+        subject, text, html = out.templates.render_each(language, ("ack.subject.txt", "ack.txt", "ack.html"), context)
         draft = Draft(
             kind="ack", case_no=case.case_no, from_addr=from_addr, from_name=out.from_name(language),
             to_addr=to_addr, to_name=case.complainant_name or "",
-            subject=out.templates.subject(language, "ack.subject.txt", context),
-            text=out.templates.render(language, "ack.txt", context),
-            html=out.templates.render(language, "ack.html", context),
+            subject=one_line(subject, SUBJECT_CHARS), text=text, html=html,
             message_id=message_id_for(key, config.id_domain), date=ctx.now, loop_id=from_addr,
             in_reply_to=email.message_id, references=[*email.references, *([email.message_id] if email.message_id else [])],
             auto_submitted=AUTO_REPLIED,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -60,6 +60,7 @@ def language_of(value: str | None) -> str:
     return value if value in LANGUAGES else "zh"
 
 
+SUBJECT_CHARS = 200  # a rendered subject: one line, at most this long
 RECHECK_SECONDS = 1.0  # how stale an edited template may be: how often its file is looked at again
 
 
@@ -110,7 +111,21 @@ class Templates:
         return self.env.get_template(f"{language_of(language)}/{name}").render(context)
 
     def subject(self, language: str, name: str, context: dict[str, Any]) -> str:
-        return one_line(self.render(language, name, context), 200)
+        return one_line(self.render(language, name, context), SUBJECT_CHARS)
+
+    def render_each(self, language: str, names: Sequence[str], context: dict[str, Any]) -> list[str]:
+        """Several templates of one message (an acknowledgement's subject, text and HTML) from one context.
+        `render` lets Jinja copy its globals and the context into a new context for each template: a third of
+        rendering an acknowledgement's three. Here they are merged once and shared (read-only to a template:
+        what it sets goes into its own context)."""
+        templates = [self.env.get_template(f"{language_of(language)}/{name}") for name in names]
+        shared = {**self.env.globals, **context}
+        try:
+            return [self.env.concat(t.root_render_func(t.new_context(shared, shared=True)))  # type: ignore[attr-defined]
+                    for t in templates]
+        except Exception:
+            self.env.handle_exception()  # as `Template.render`: raised again, pointing at the template's line
+            raise  # not reached
 
 
 # -- what templates see -------------------------------------------------------------------------------

@@ -178,3 +178,31 @@ def test_an_edited_template_is_used_once_its_file_is_looked_at_again(tmp_path: P
         os.stat = real_stat  # type: ignore[assignment]
     now[0] += 0.1
     assert templates.render("zh", "ack.txt", {"n": 4}) == "新 4"
+
+
+def test_templates_rendered_together_give_what_each_gives_alone_and_fail_the_same(tmp_path: Path) -> None:
+    """Given a message's templates sharing one context (one of them setting a variable of its own, one using a
+    global), when rendered together, then each is what it is rendered alone; and a template that names a
+    missing variable fails together as alone, naming its file and line."""
+    import traceback
+
+    from jinja2 import UndefinedError
+
+    from outbound.templates import Templates
+
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "a.txt").write_text("{% set n = 9 %}{{ case.no }} {{ n }}", encoding="utf-8")
+    (tmp_path / "en" / "b.html").write_text("<p>{{ case.name }} {{ n }}</p>{% for i in range(2) %}{{ i }}{% endfor %}",
+                                            encoding="utf-8")
+    (tmp_path / "en" / "bad.txt").write_text("ok\n{{ case.missing }}", encoding="utf-8")
+    templates = Templates(tmp_path)
+    context = {"case": {"no": "C-1", "name": "<Wang>"}, "n": 1}
+    together = templates.render_each("en", ["a.txt", "b.html"], context)
+    assert together == [templates.render("en", "a.txt", context), templates.render("en", "b.html", context)]
+    assert together == ["C-1 9", "<p>&lt;Wang&gt; 1</p>01"]  # b.html does not see a.txt's n; it is escaped
+    for render in (lambda: templates.render_each("en", ["a.txt", "bad.txt"], context),
+                   lambda: templates.render("en", "bad.txt", context)):
+        with pytest.raises(UndefinedError) as failed:
+            render()
+        frames = traceback.extract_tb(failed.value.__traceback__)
+        assert any(frame.filename.endswith("bad.txt") and frame.lineno == 2 for frame in frames)
