@@ -312,11 +312,13 @@ into the register with the case's rows), and the rest of the machine {cpu["rest"
 the kernel's writeback). That is {cpu_total:.2f} ms of CPU per message, and at {value:,.0f} msg/s the two
 cores are {cpu_total * value / 1000:.2f} busy on average. Even with both fully busy, {cpu_total:.2f} ms per
 message caps intake at {2000 / cpu_total:,.0f} msg/s (ratio {2000 / cpu_total / floor:.2f}); at the target rate
-({0.3 * floor:,.0f} msg/s) both cores could give at most {budget:.2f} ms per message. {_what_it_needs(budget, cpu_total)}
+({0.3 * floor:,.0f} msg/s) both cores could give at most {budget:.2f} ms per message. {_what_it_needs(budget, cpu_total, ratio)}
 """)
 
 
-def _what_it_needs(budget: float, cpu_total: float) -> str:
+def _what_it_needs(budget: float, cpu_total: float, ratio: float) -> str:
+    if ratio >= 0.3:
+        return f"The target is met: the work per message is {cpu_total / budget:.0%} of that budget."
     if budget < cpu_total:
         return (f"Reaching it needs the work per message cut to about {budget / cpu_total:.0%} of what it is, "
                 "and both cores kept busy.")

@@ -157,7 +157,7 @@ def draft_json(draft: Draft, put_blob: Callable[[bytes], str]) -> bytes:
     fields = {name: getattr(draft, name) for name in _DRAFT_FIELDS}
     fields["date"] = draft.date.isoformat()
     fields["attachments"] = attachments
-    return DRAFT_MAGIC + b"," + json_text(fields)[1:].encode("utf-8")
+    return DRAFT_MAGIC + b"," + json_text(fields, ensure_ascii=False, separators=(",", ":"))[1:].encode("utf-8")
 
 
 def draft_attachments(stored: bytes) -> list[str]:

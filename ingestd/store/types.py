@@ -14,16 +14,27 @@ from sqlalchemy.types import TypeDecorator
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
-def json_text(value: Any) -> str:
+def json_text(value: Any, **fallback: Any) -> str:
     """The engine's JSON serializer: orjson, compact UTF-8 (what the standard library's `json.dumps` gives with
     `ensure_ascii=False` and no spaces). Intake writes about a dozen JSON values an input (event details, headers,
-    Cc lists), and the standard library's encoder was most of what the register's flush spent on its rows. What
-    orjson refuses (a lone surrogate, a non-string key, an integer over 64 bits) is written by the standard
-    library instead, as before."""
+    Cc lists), and the standard library's encoder was most of what the register's flush spent on its rows.
+
+    Whatever orjson would write differently from the standard library goes to `json.dumps(value, **fallback)`,
+    as before: a lone surrogate, a non-string key, an integer over 64 bits, subclasses of str, int, dict and list,
+    and datetimes and dataclasses (which the standard library refuses, as the register always has). Two
+    differences stay: NaN and infinities, which are not JSON, are written as null; an enum is written as its value
+    (the standard library refuses one that is not also a str or an int)."""
     try:
-        return orjson.dumps(value).decode()
+        return orjson.dumps(value, default=_not_orjsons, option=_ORJSON_OPTIONS).decode()
     except TypeError:
-        return json.dumps(value)
+        return json.dumps(value, **fallback)
+
+
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def _not_orjsons(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__}: left to the standard library")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

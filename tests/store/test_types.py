@@ -30,6 +30,26 @@ def test_what_orjson_refuses_is_written_by_the_standard_library(value: dict[obje
     assert json_text(value) == json.dumps(value)
 
 
+def test_what_the_standard_library_would_write_differently_or_refuse_is_left_to_it() -> None:
+    """orjson would write datetimes and dataclasses, which the standard library refuses, as the register always
+    has (a caller turns a date into text): they are refused still. An enum is written as its value."""
+    import enum
+    from dataclasses import dataclass
+
+    class Grade(enum.StrEnum):
+        MAJOR = "重大"
+
+    @dataclass
+    class Point:
+        x: int
+
+    assert json.loads(json_text({"grade": Grade.MAJOR})) == json.loads(json.dumps({"grade": Grade.MAJOR}))
+    for refused in ({"at": datetime(2026, 1, 1)}, {"p": Point(1)}):
+        with pytest.raises(TypeError):
+            json_text(refused)
+    assert json_text({"c": float("nan")}) == '{"c":null}'  # not JSON at all: the one difference kept
+
+
 def test_an_event_detail_goes_into_the_register_as_readable_utf8(db_url: str) -> None:
     """Given an event whose detail holds Chinese text (and, on SQLite, one with a lone surrogate, which only the
     standard library writes), when they are flushed by a buffered register and read back raw, then the first is
