@@ -29,17 +29,9 @@ from ingestd.pipeline.items import Parsed, Quarantine
 from ingestd.pipeline.respond import ResponseContext
 from ingestd.store.models import Attachment, Case, OutboxMessage
 from outbound import loops
-from outbound.compose import (
-    AUTO_GENERATED,
-    AUTO_REPLIED,
-    Draft,
-    OutAttachment,
-    idempotency_key,
-    message_id_for,
-    one_line,
-)
+from outbound.compose import AUTO_GENERATED, AUTO_REPLIED, Draft, OutAttachment, idempotency_key, message_id_for
 from outbound.outbox import acks_since, enqueue, rows_for_message_ids
-from outbound.templates import SUBJECT_CHARS, AttachmentNote, ack_context, language_of, notify_context
+from outbound.templates import AttachmentNote, ack_context, language_of, notify_context, subject_line
 
 if TYPE_CHECKING:
     from ingestd.store.register import Register
@@ -157,7 +149,7 @@ class AcknowledgementResponder:
         draft = Draft(
             kind="ack", case_no=case.case_no, from_addr=from_addr, from_name=out.from_name(language),
             to_addr=to_addr, to_name=case.complainant_name or "",
-            subject=one_line(subject, SUBJECT_CHARS), text=text, html=html,
+            subject=subject_line(subject), text=text, html=html,
             message_id=message_id_for(key, config.id_domain), date=ctx.now, loop_id=from_addr,
             in_reply_to=email.message_id, references=[*email.references, *([email.message_id] if email.message_id else [])],
             auto_submitted=AUTO_REPLIED,

@@ -60,7 +60,6 @@ def language_of(value: str | None) -> str:
     return value if value in LANGUAGES else "zh"
 
 
-SUBJECT_CHARS = 200  # a rendered subject: one line, at most this long
 RECHECK_SECONDS = 1.0  # how stale an edited template may be: how often its file is looked at again
 
 
@@ -111,7 +110,7 @@ class Templates:
         return self.env.get_template(f"{language_of(language)}/{name}").render(context)
 
     def subject(self, language: str, name: str, context: dict[str, Any]) -> str:
-        return one_line(self.render(language, name, context), SUBJECT_CHARS)
+        return subject_line(self.render(language, name, context))
 
     def render_each(self, language: str, names: Sequence[str], context: dict[str, Any]) -> list[str]:
         """Several templates of one message (an acknowledgement's subject, text and HTML) from one context.
@@ -126,6 +125,11 @@ class Templates:
         except Exception:
             self.env.handle_exception()  # as `Template.render`: raised again, pointing at the template's line
             raise  # not reached
+
+
+def subject_line(rendered: str) -> str:
+    """A rendered subject template as a subject: one line, at most 200 characters."""
+    return one_line(rendered, 200)
 
 
 # -- what templates see -------------------------------------------------------------------------------

@@ -30,8 +30,16 @@ _SIGNATURE = [
     re.compile(r"^\s*(Sent from my|Sent from Mail for|Get Outlook for|Sent with|Sent via)\b", re.I),
     re.compile(r"^\s*(发自我的|發自我的|来自我的|从我的).{0,20}$"),
 ]
-_ANY_REPLY_HEADER = re.compile("|".join(f"(?{'i' if p.flags & re.I else ''}:{p.pattern})" for p in _REPLY_HEADER))
-_ANY_SIGNATURE = re.compile("|".join(f"(?{'i' if p.flags & re.I else ''}:{p.pattern})" for p in _SIGNATURE))
+
+
+def _any_of(patterns: list[re.Pattern[str]]) -> re.Pattern[str]:
+    """One pattern matching where any of `patterns` matches, each keeping its own case-insensitivity: one
+    match per line instead of one per pattern."""
+    return re.compile("|".join(f"(?{'i' if p.flags & re.I else ''}:{p.pattern})" for p in patterns))
+
+
+_ANY_REPLY_HEADER = _any_of(_REPLY_HEADER)
+_ANY_SIGNATURE = _any_of(_SIGNATURE)
 _ON_WROTE = re.compile(r"^\s*On\b.{0,300}\bwrote:\s*$", re.I)  # "On Mon, 3 May 2026, Wang Fang" / "wrote:"
 _ON_START = re.compile(r"\s*On\b", re.I)
 _ON_WORD = re.compile(r"^\s*On\s+\w")
