@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import make_msgid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import insert
@@ -244,3 +245,26 @@ def test_the_daily_count_reads_the_batchs_senders_not_the_whole_outbox(
     again, large = _steps_to_count(app, senders, datetime(2026, 11, 24, tzinfo=UTC))
     assert again == counts
     assert large < 1.5 * small + 5, (small, large)
+
+
+def test_an_acknowledgement_subject_template_of_several_lines_gives_one_short_subject_line(
+        make_outbound_app: Callable[..., App], sqlite_url: str, tmp_path: Path) -> None:
+    """Given an admin's acknowledgement subject template that spreads over lines and runs long, when a complaint
+    is acknowledged, then the queued message's subject is one line of at most 200 characters, starting with
+    what the template starts with, and its text and HTML are rendered from the same context."""
+    import json
+    import shutil
+
+    from outbound.templates import BUNDLED
+
+    templates = tmp_path / "templates"
+    shutil.copytree(BUNDLED, templates)
+    (templates / "zh" / "ack.subject.txt").write_text("受理通知\n{{ case.case_no }}\n" + "长" * 300 + "\n",
+                                                       encoding="utf-8")
+    app = make_outbound_app(sqlite_url, None, templates_dir=str(templates))
+    outcome = take(app, complaint())
+    (row,) = outbox(app, kind="ack")
+    draft = json.loads(row.draft or "")  # the stored draft (see outbound.compose.draft_json)
+    assert "\n" not in draft["subject"] and len(draft["subject"]) <= 200
+    assert draft["subject"].startswith(f"受理通知 {outcome.case_no} 长")
+    assert outcome.case_no in draft["text"] and outcome.case_no in draft["html"]
