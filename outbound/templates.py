@@ -36,7 +36,7 @@ from jinja2 import (
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ingestd.config.outbound import LetterheadConfig, OutboundConfig
-from outbound.compose import one_line
+from outbound.compose import MAX_SUBJECT, one_line
 from outbound.deadlines import format_date
 
 LANGUAGES = ("zh", "en")
@@ -128,8 +128,8 @@ class Templates:
 
 
 def subject_line(rendered: str) -> str:
-    """A rendered subject template as a subject: one line, at most 200 characters."""
-    return one_line(rendered, 200)
+    """A rendered subject template as a subject: one line, at most `MAX_SUBJECT` characters."""
+    return one_line(rendered, MAX_SUBJECT)
 
 
 # -- what templates see -------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+_ON_WROTE = re.compile(r"^\s*On\b.{0,300}\bwrote:\s*$", re.I)  # "On Mon, 3 May 2026, Wang Fang wrote:"
 _REPLY_HEADER = [
-    re.compile(r"^\s*On\b.{0,300}\bwrote:\s*$", re.I),
+    _ON_WROTE,
     re.compile(r"^\s*在.{0,120}(写道|寫道)[:：]?\s*$"),
     re.compile(r"^\s*-{2,}\s*(Original Message|原始邮件|原始郵件|原邮件|回复的邮件)\s*-{2,}\s*$", re.I),
     re.compile(r"^\s*_{20,}\s*$"),
@@ -40,7 +41,6 @@ def _any_of(patterns: list[re.Pattern[str]]) -> re.Pattern[str]:
 
 _ANY_REPLY_HEADER = _any_of(_REPLY_HEADER)
 _ANY_SIGNATURE = _any_of(_SIGNATURE)
-_ON_WROTE = re.compile(r"^\s*On\b.{0,300}\bwrote:\s*$", re.I)  # "On Mon, 3 May 2026, Wang Fang" / "wrote:"
 _ON_START = re.compile(r"\s*On\b", re.I)
 _ON_WORD = re.compile(r"^\s*On\s+\w")
 
