@@ -53,6 +53,8 @@ class App:
         for scan in self.scans:
             scan.close()
         self.intake.close()
+        if self.outbound is not None:
+            self.outbound.close()
         self.db.dispose()
 
 

@@ -7,6 +7,10 @@ while intake commits a batch. A sender killed in that wait would send the messag
 a durable record of it is one append and one fsync; a sender that claims a row checks the journal first
 and, finding the key there, marks the row sent without sending it again.
 
+For SMTP the line is written by the process that heard the 250, the courier (`outbound.courier`), which
+finishes the message in hand even when the daemon is killed: a kill of the daemon cannot cut the append
+off.
+
 All senders that share a data directory share the journal (appends under an exclusive `flock`; each
 sender reads what the others appended since it last looked). Lines whose rows the register shows as sent
 are dropped when the file grows past `COMPACT_BYTES`.
@@ -21,10 +25,17 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from ingestd.store.atomic import write_atomic
 
 COMPACT_BYTES = 1 << 20
+
+
+def journal_key(row: Any) -> str:
+    """An outbox row's outbox key and when it was queued: a register rebuilt from scratch reuses case
+    numbers, and so keys, but not the moment they were queued."""
+    return f"{row.idempotency_key} {row.created_at.isoformat()}"
 
 
 class SentJournal:

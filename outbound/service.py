@@ -16,8 +16,9 @@ from ingestd.config.outbound import DepartmentDirectory
 from ingestd.store.blobs import BlobStore
 from ingestd.store.db import Database
 from outbound import deadlines
-from outbound.smtp import OutboxSender, Transport
+from outbound.smtp import OutboxSender, make_transport
 from outbound.templates import Templates, resolve_dir
+from outbound.transport import Transport
 
 
 def chain_directories(*directories: DepartmentDirectory | None) -> DepartmentDirectory:
@@ -48,6 +49,7 @@ class Outbound:
         self.data_dir = Path(settings.store.data_dir)
         self.directory: DepartmentDirectory = chain_directories(directory, self.config.department_addresses)
         self.transport_factory = transport_factory
+        self._transport: Transport | None = None  # kept across drains: the SMTP courier is one process
         self._department_names = department_names
         # called in the transaction that sends a formal reply (the case's life goes on: see ingestd.casework)
         self.after_reply: Callable[[Any, Any, datetime], None] | None = None
@@ -105,8 +107,20 @@ class Outbound:
         return found
 
     def sender(self) -> OutboxSender:
-        transport = self.transport_factory() if self.transport_factory else None
+        if self.transport_factory is not None:
+            transport = self.transport_factory()
+        else:
+            if self._transport is None:
+                self._transport = make_transport(self.config, self.data_dir)
+            transport = self._transport
         return OutboxSender(self.db, self.blobs, self.config, self.data_dir, clock=self.clock, transport=transport)
+
+    def close(self) -> None:
+        """Stop the SMTP courier, if one was started (it has no message in hand between drains)."""
+        transport, self._transport = self._transport, None
+        stop = getattr(transport, "stop", None)
+        if stop is not None:
+            stop()
 
     def drain(self) -> Counter[str]:
         """Deliver everything due now (SMTP, or `.eml` files under outbox_dir)."""

@@ -9,138 +9,42 @@ Results: 2xx → sent; 4xx, a refused or dropped connection, a timeout → queue
 backoff (failed after `max_attempts`); 5xx → failed at once. A failure is recorded on the case
 (`outbound.failed`) and shown by `ingestd outbox list`. Each result is committed right after its
 message; before that, an accepted message is written to the sent journal (`outbound.journal`), so a
-sender killed between the server's 250 and that commit does not send it again after a restart.
+sender killed between the server's 250 and that commit does not send it again after a restart. SMTP
+itself is spoken by the courier process (`outbound.courier`), which finishes the message in hand and
+its journal line even when the daemon is killed mid-conversation.
 """
 
 from __future__ import annotations
 
-import smtplib
-import ssl
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
 
 from loguru import logger
 from sqlalchemy import and_, or_, update
 from sqlmodel import select
 
 from ingestd.clock import SYSTEM_CLOCK, Clock
-from ingestd.config.outbound import OutboundConfig, SmtpConfig
+from ingestd.config.outbound import OutboundConfig
 from ingestd.store.blobs import BlobStore
 from ingestd.store.db import Database
 from ingestd.store.models import CaseEvent, OutboxMessage
 from outbound.compose import message_bytes
+from outbound.courier import CourierTransport
 from outbound.filesink import FileSink
-from outbound.journal import SentJournal
+from outbound.journal import SentJournal, journal_key
 from outbound.outbox import stored_bytes
+from outbound.transport import PermanentFailure, TemporaryFailure, Transport
 
 JOURNAL_NAME = "sent.journal"
 
 
-class TemporaryFailure(Exception):
-    """Try again later. `connection`: the server could not be reached at all (the rest of the batch waits too)."""
-
-    def __init__(self, message: str, *, connection: bool = False) -> None:
-        super().__init__(message)
-        self.connection = connection
-
-
-class PermanentFailure(Exception):
-    """The server refused the message for good (5xx)."""
-
-
-class Transport(Protocol):
-    name: str
-
-    def send(self, row: OutboxMessage, raw: bytes) -> str: ...
-
-    def close(self) -> None: ...
-
-
-class SmtpTransport:
-    """One SMTP connection, opened on the first message and reused for the batch."""
-
-    name = "smtp"
-
-    def __init__(self, config: SmtpConfig) -> None:
-        self.config = config
-        self._conn: smtplib.SMTP | None = None
-
-    def _connect(self) -> smtplib.SMTP:
-        cfg = self.config
-        try:
-            if cfg.tls == "tls":
-                conn: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.effective_port, timeout=cfg.timeout_seconds,
-                                                      local_hostname=cfg.local_hostname, context=self._tls())
-            else:
-                conn = smtplib.SMTP(cfg.host, cfg.effective_port, timeout=cfg.timeout_seconds,
-                                    local_hostname=cfg.local_hostname)
-            conn.ehlo()
-            if cfg.tls == "starttls":
-                conn.starttls(context=self._tls())
-                conn.ehlo()
-            if cfg.username and cfg.password:
-                conn.login(cfg.username, cfg.password.reveal())
-        except smtplib.SMTPAuthenticationError as exc:  # a config problem: keep the mail, say so loudly
-            raise TemporaryFailure(f"SMTP login refused: {exc.smtp_code} {_text(exc.smtp_error)}",
-                                   connection=True) from None
-        except (smtplib.SMTPException, OSError, LookupError) as exc:
-            raise TemporaryFailure(f"cannot reach SMTP server {cfg.host}:{cfg.effective_port}: "
-                                   f"{type(exc).__name__}: {exc}", connection=True) from None
-        return conn
-
-    def _tls(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=str(self.config.ca_file) if self.config.ca_file else None)
-        if not self.config.tls_verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
-
-    def send(self, row: OutboxMessage, raw: bytes) -> str:
-        if self._conn is None:
-            self._conn = self._connect()
-        try:
-            self._conn.sendmail(row.from_addr, [row.to_addr], raw)  # recipients from the row, never from headers
-            return f"smtp {self.config.host}:{self.config.effective_port}"
-        except smtplib.SMTPRecipientsRefused as exc:
-            self._reset()
-            code, text = next(iter(exc.recipients.values()), (450, b"recipient refused"))
-            raise _by_code(code, f"recipient refused: {code} {_text(text)}") from None
-        except smtplib.SMTPResponseException as exc:  # sender refused, data refused, 421 closing
-            self.close()
-            raise _by_code(exc.smtp_code, f"{exc.smtp_code} {_text(exc.smtp_error)}") from None
-        except (smtplib.SMTPException, OSError) as exc:  # dropped connection, timeout
-            self._conn = None
-            raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from None
-
-    def _reset(self) -> None:
-        try:
-            if self._conn is not None:
-                self._conn.rset()
-        except (smtplib.SMTPException, OSError):
-            self._conn = None
-
-    def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.quit()
-            except (smtplib.SMTPException, OSError):
-                conn.close()
-
-
-def _by_code(code: int, message: str) -> Exception:
-    return PermanentFailure(message) if 500 <= code < 600 else TemporaryFailure(message)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
 def make_transport(config: OutboundConfig, data_dir: Path) -> Transport:
-    return SmtpTransport(config.smtp) if config.smtp else FileSink(config.resolved_outbox_dir(data_dir))
+    """SMTP through the courier process (`outbound.courier`), or `.eml` files when no server is configured."""
+    if config.smtp is None:
+        return FileSink(config.resolved_outbox_dir(data_dir))
+    return CourierTransport.of(config.smtp, data_dir / JOURNAL_NAME)
 
 
 class OutboxSender:
@@ -233,15 +137,16 @@ class OutboxSender:
             except OSError as exc:  # the blob is missing, the outbox folder is not writable
                 counts[self._temporary(token, row, f"{type(exc).__name__}: {exc}")] += 1
             else:
-                self._journal(row, ref)
+                if not getattr(self.transport, "journals", False):  # the courier has written it already
+                    self._journal(row, ref)
                 self._sent(token, row, ref)
-                self.journal.forget(_journal_key(row))
+                self.journal.forget(journal_key(row))
                 counts["sent"] += 1
         return counts
 
     def _accepted_before(self, row: OutboxMessage) -> str | None:
         try:
-            return self.journal.accepted(_journal_key(row))
+            return self.journal.accepted(journal_key(row))
         except OSError as exc:  # unreadable: the register's claim is all there is to go on
             logger.bind(source="outbox").warning("outbox: sent journal unreadable: {}", exc)
             return None
@@ -250,7 +155,7 @@ class OutboxSender:
         """Note the acceptance; if the journal cannot be written (a full disk), the register's mark, which
         follows at once, is the only record: a crash in between would send it again, the rest goes on."""
         try:
-            self.journal.record(_journal_key(row), ref, self.clock.now())
+            self.journal.record(journal_key(row), ref, self.clock.now())
         except OSError as exc:
             logger.bind(source="outbox").error("outbox #{}: sent journal not written: {}", row.id, exc)
 
@@ -260,7 +165,7 @@ class OutboxSender:
         found: set[str] = set()
         with self.db.read() as session:
             for start in range(0, len(wanted), 500):
-                found.update(_journal_key(row) for row in session.exec(select(OutboxMessage).where(
+                found.update(journal_key(row) for row in session.exec(select(OutboxMessage).where(
                     OutboxMessage.idempotency_key.in_(wanted[start:start + 500]),  # type: ignore[attr-defined]
                     OutboxMessage.status != "sent")).all())
         return found
@@ -309,9 +214,3 @@ class OutboxSender:
         session.add(CaseEvent(case_id=row.case_id, at=at, kind=kind, actor="outbox",
                               detail={"outbox_id": row.id, "kind": row.kind, "to": row.to_addr,
                                       "message_id": row.message_id, **detail}))
-
-
-def _journal_key(row: OutboxMessage) -> str:
-    """The outbox key and when it was queued: a register rebuilt from scratch reuses case numbers, and so
-    keys, but not the moment they were queued."""
-    return f"{row.idempotency_key} {row.created_at.isoformat()}"

@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 
 from ingestd.app import App
-from outbound.smtp import OutboxSender, SmtpTransport, TemporaryFailure
+from outbound.courier import CourierTransport
+from outbound.smtp import OutboxSender
 from tests.faults.conftest import ScaledClock, case_count, drop, drop_config, quarantined
 from tests.mail import complaint
 from tests.outbound.conftest import outbound_section, outbox
@@ -57,22 +58,17 @@ def test_smtp_down_for_minutes_delivers_each_message_once_with_growing_backoff(
 
     connections: list[tuple[datetime, bool]] = []
     drains = [0]
-    connect, drain = SmtpTransport._connect, OutboxSender.drain
+    tried, drain = CourierTransport._connections_tried, OutboxSender.drain
 
-    def counting_connect(self: SmtpTransport):  # type: ignore[no-untyped-def]
-        try:
-            conn = connect(self)
-        except TemporaryFailure:
-            connections.append((clock.now(), False))
-            raise
-        connections.append((clock.now(), True))
-        return conn
+    def counting_connections(self: CourierTransport, attempts: list[bool]) -> None:  # reported by the courier
+        connections.extend((clock.now(), ok) for ok in attempts)
+        tried(self, attempts)
 
     def counting_drain(self: OutboxSender, **kwargs):  # type: ignore[no-untyped-def]
         drains[0] += 1
         return drain(self, **kwargs)
 
-    monkeypatch.setattr(SmtpTransport, "_connect", counting_connect)
+    monkeypatch.setattr(CourierTransport, "_connections_tried", counting_connections)
     monkeypatch.setattr(OutboxSender, "drain", counting_drain)
 
     def at(minutes: float) -> bool:

@@ -1,13 +1,15 @@
 """A real SMTP server on a free loopback port (aiosmtpd), recording every message it accepts.
 
 It can be stopped and started again on the same port (an outage), and told to answer the next
-recipients or messages with a temporary (4xx) or permanent (5xx) error. With `tls` ("starttls" or
+recipients or messages with a temporary (4xx) or permanent (5xx) error, or to hold its 250 after taking
+a message (`hold`: the client waits in RFC 1047's moment until the event is set). With `tls` ("starttls" or
 "tls", implicit) it uses a self-signed certificate for 127.0.0.1 (made with `openssl`) and requires
 login as `username`/`password`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import ssl
@@ -55,6 +57,10 @@ class _Handler:
             return reply
         with self.server._lock:
             self.server.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content)))
+        hold = self.server.hold
+        if hold is not None:  # the message is taken; its 250 waits
+            self.server.holding.set()
+            await asyncio.get_running_loop().run_in_executor(None, hold.wait, 60)
         return "250 Message accepted"
 
 
@@ -70,6 +76,8 @@ class SmtpServer:
     username: str = "ingestd"
     password: str = "s3cret"
     logins: list[str] = field(default_factory=list)
+    hold: threading.Event | None = None  # when given, each 250 waits until it is set
+    holding: threading.Event = field(default_factory=threading.Event)  # set once a message waits for its 250
     _controller: Controller | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
