@@ -84,10 +84,6 @@ class SmtpTransport:
         self._conn: smtplib.SMTP | None = None
         self.connect_attempts: list[bool] = []  # each connection tried: did it succeed (for the courier's reply)
 
-    @classmethod
-    def of(cls, config: SmtpConfig) -> SmtpTransport:
-        return cls(SmtpEndpoint.of(config), config_password(config))
-
     @property
     def connected(self) -> bool:
         return self._conn is not None
