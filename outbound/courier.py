@@ -49,7 +49,7 @@ from outbound.transport import (
     SmtpTransport,
     TemporaryFailure,
     config_password,
-    password_problem,
+    unreachable,
 )
 
 if TYPE_CHECKING:
@@ -125,8 +125,7 @@ class CourierTransport:
         try:
             return self.password()
         except (LookupError, OSError, subprocess.SubprocessError) as exc:
-            raise TemporaryFailure(f"cannot reach SMTP server {self.endpoint.host}:{self.endpoint.port}: "
-                                   f"{password_problem(exc)}", connection=True) from None
+            raise unreachable(self.endpoint, exc) from None
 
     def _ask(self, proc: subprocess.Popen[bytes], request: tuple[Any, ...]) -> dict[str, Any]:
         wait_seconds = self.endpoint.timeout_seconds * STEPS_PER_MESSAGE + ANSWER_SLACK_SECONDS
@@ -165,14 +164,10 @@ class CourierTransport:
         try:
             proc = subprocess.Popen([sys.executable, "-m", "outbound.courier"], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, start_new_session=True)
-        except OSError as exc:  # no process or no descriptor to spare: like an unreachable server, for now
-            raise TemporaryFailure(f"the SMTP courier did not start: {type(exc).__name__}: {exc}",
-                                   connection=True) from None
-        self._proc, self._connected = proc, False
-        self._finalizer = weakref.finalize(self, _stop, proc, self.endpoint.timeout_seconds * 2)
-        try:
+            self._proc, self._connected = proc, False
+            self._finalizer = weakref.finalize(self, _stop, proc, self.endpoint.timeout_seconds * 2)
             _write_frame(proc.stdin.fileno(), ("start", self.endpoint, str(self.journal_path)))  # type: ignore[union-attr]
-        except OSError as exc:
+        except OSError as exc:  # no process or no descriptor to spare: like an unreachable server, for now
             self._let_go(kill=True)
             raise TemporaryFailure(f"the SMTP courier did not start: {type(exc).__name__}: {exc}",
                                    connection=True) from None

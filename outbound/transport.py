@@ -66,11 +66,12 @@ def config_password(config: SmtpConfig) -> Callable[[], str | None]:
     return (lambda: None) if secret is None else secret.reveal
 
 
-def password_problem(exc: BaseException) -> str:
-    """Why the secret could not be had, without echoing a failed command's command line."""
-    if isinstance(exc, subprocess.SubprocessError):
-        return f"the password command failed ({type(exc).__name__})"
-    return f"{type(exc).__name__}: {exc}"
+def unreachable(endpoint: SmtpEndpoint, exc: BaseException) -> TemporaryFailure:
+    """The server (or the secret to log in to it) could not be had; a failed password command's command
+    line is not echoed (it lands in every waiting row's `last_error`)."""
+    why = f"the password command failed ({type(exc).__name__})" if isinstance(exc, subprocess.SubprocessError) \
+        else f"{type(exc).__name__}: {exc}"
+    return TemporaryFailure(f"cannot reach SMTP server {endpoint.host}:{endpoint.port}: {why}", connection=True)
 
 
 class SmtpTransport:
@@ -119,8 +120,7 @@ class SmtpTransport:
             raise TemporaryFailure(f"SMTP login refused: {exc.smtp_code} {_text(exc.smtp_error)}",
                                    connection=True) from None
         except (smtplib.SMTPException, OSError, LookupError, subprocess.SubprocessError) as exc:  # the secret's too
-            raise TemporaryFailure(f"cannot reach SMTP server {end.host}:{end.port}: {password_problem(exc)}",
-                                   connection=True) from None
+            raise unreachable(end, exc) from None
         return conn
 
     def _tls(self) -> ssl.SSLContext:

@@ -249,3 +249,47 @@ def _outcome(into: list[BaseException | str], transport: CourierTransport, row: 
         into.append(transport.send(row, raw))
     except Exception as exc:
         into.append(exc)
+
+
+def test_a_courier_that_cannot_start_is_a_retry_and_the_next_message_starts_one(
+        smtp: SmtpServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given a daemon out of processes or descriptors, when a message is sent, then the sender hears a
+    temporary failure that holds the batch (as for an unreachable server); once a process can be started
+    again, the next message goes through a courier."""
+    transport = CourierTransport(_endpoint(smtp), lambda: None, tmp_path / "sent.journal")
+    raw = complaint(sender="Person One <p.one@example.com>", subject="投诉 no process")
+    real_popen = subprocess.Popen
+
+    def no_process(*_: object, **__: object) -> subprocess.Popen[bytes]:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(courier_module.subprocess, "Popen", no_process)
+    try:
+        with pytest.raises(TemporaryFailure, match="did not start: OSError") as refused:
+            transport.send(_row(), raw)
+        assert refused.value.connection and transport.pid is None
+        monkeypatch.setattr(courier_module.subprocess, "Popen", real_popen)
+        transport.send(_row(), raw)
+        assert transport.pid is not None
+    finally:
+        transport.stop()
+    assert [m.rcpt_tos for m in smtp.messages] == [["p.one@example.com"]]
+
+
+def test_a_failing_password_command_holds_the_batch_without_echoing_the_command(tmp_path: Path) -> None:
+    """Given a login whose password command fails, when a message is sent, then the sender hears that the
+    server cannot be reached because the password command failed, a temporary failure that holds the
+    batch, and the command line is not in the text (it would land in every waiting row's last error)."""
+    def failing_command() -> str:
+        raise subprocess.CalledProcessError(1, "vault read secret/smtp-token --field=token")
+
+    endpoint = SmtpEndpoint("127.0.0.1", 2525, "plain", None, True, "ingestd", 10.0, None)
+    transport = CourierTransport(endpoint, failing_command, tmp_path / "sent.journal")
+    try:
+        with pytest.raises(TemporaryFailure) as refused:
+            transport.send(_row(), b"Subject: x\r\n\r\nx\r\n")
+    finally:
+        transport.stop()
+    assert str(refused.value) == ("cannot reach SMTP server 127.0.0.1:2525: the password command failed "
+                                  "(CalledProcessError)")
+    assert refused.value.connection and "vault" not in str(refused.value)
